@@ -1,0 +1,121 @@
+"""create_app(): the Litestar application with its plugins; nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware.session.client_side import CookieBackendConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from app.core import pages as core_pages
+from app.core.auth import pages as auth_pages
+from app.core.auth import routes as auth_routes
+from app.core.auth.access import public
+from app.core.clock import Clock, SystemClock
+from app.core.db import create_engine, session_factory
+from app.core.jobs import Worker
+from app.core.keys import KeyRing
+from app.core.problems import EXCEPTION_HANDLERS
+from app.core.settings import Settings, load_settings
+from app.core.web import (
+    Runtime,
+    access_guard,
+    provide_actor,
+    provide_clock,
+    provide_db,
+    provide_principal,
+)
+from app.org import pages as org_pages
+from app.org import routes as org_routes
+
+APP_DIR = Path(__file__).parent
+TEMPLATE_DIRS: list[Path | PathLike[Any] | str] = [APP_DIR / "core" / "templates", APP_DIR / "org" / "templates"]
+
+
+def _lifespan(runtime: Runtime) -> contextlib.AbstractAsyncContextManager[None]:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = None
+        if runtime.settings.in_process_worker:
+            task = asyncio.create_task(Worker(runtime.factory, runtime.clock).run_forever(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+            await runtime.engine.dispose()
+
+    return lifespan  # type: ignore[return-value]
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Litestar:
+    settings = settings or load_settings()
+    keys = KeyRing(settings.keys_dir)  # refuses to start without keys
+    engine = create_engine(settings)
+    runtime = Runtime(settings, engine, session_factory(engine), keys, clock or SystemClock())
+    import app.core.maintenance  # noqa: F401  (registers the core's jobs)
+
+    return Litestar(
+        route_handlers=[
+            core_pages.HomePages,
+            auth_routes.AuthController,
+            auth_pages.LoginPages,
+            *org_routes.ROUTES,
+            *org_pages.ROUTES,
+            *core_pages.ROUTES,
+            create_static_files_router(
+                path="/static", directories=[APP_DIR / "core" / "static"], opt=public()
+            ),
+        ],
+        dependencies={
+            "db": Provide(provide_db),
+            "clock": Provide(provide_clock, sync_to_thread=False),
+            "actor": Provide(provide_actor, sync_to_thread=False),
+            "principal": Provide(provide_principal, sync_to_thread=False),
+        },
+        guards=[access_guard],
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[
+            CookieBackendConfig(
+                secret=keys.derive("session", "cookie"),
+                key="jiefang_session",
+                max_age=settings.session_max_age_minutes * 60,
+                secure=settings.secure_cookies,
+                httponly=True,
+                samesite="lax",
+                exclude=["^/api/", "^/static/", "^/schema"],
+            ).middleware
+        ],
+        csrf_config=CSRFConfig(
+            secret=keys.derive("session", "csrf").hex(),
+            cookie_name="jiefang_csrf",
+            cookie_secure=settings.secure_cookies,
+            exclude=["^/api/"],
+        ),
+        template_config=TemplateConfig(directory=TEMPLATE_DIRS, engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(
+            title="接访 Jiefang API",
+            version="1",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin()],
+            openapi_router=Router(path="/schema", route_handlers=[], opt=public()),
+        ),
+        lifespan=[_lifespan(runtime)],
+        state=State({"runtime": runtime}),
+        debug=False,
+    )

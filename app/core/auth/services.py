@@ -1,0 +1,168 @@
+"""Accounts, roles and sign-in. Passwords are argon2id hashes; failed sign-ins are
+counted in the database so that every server process enforces one limit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import column, func, select, table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.auth.access import Grant, Principal, require_scope
+from app.core.auth.models import Account, LoginAttempt, RoleGrant
+from app.core.auth.roles import Role
+from app.core.errors import DomainError, InvalidInput, NotFound, TooManyAttempts
+
+_hasher = PasswordHasher()
+#: Verifying against this keeps an unknown username as slow as a wrong password.
+_DUMMY_HASH = _hasher.hash("jiefang-timing-equaliser")
+
+# The units table belongs to app.org; the core reads only the two columns it needs.
+_units = table("units", column("id"), column("path"), column("name"), column("kind"))
+
+MIN_PASSWORD_LENGTH = 8
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符。")
+    return _hasher.hash(password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def _scope_path(db: AsyncSession, unit_id: int | None) -> tuple[str | None, str]:
+    if unit_id is None:
+        return None, "全部"
+    row = (
+        await db.execute(select(_units.c.path, _units.c.name).where(_units.c.id == unit_id))
+    ).first()
+    if row is None:
+        raise InvalidInput(f"管辖单位 {unit_id} 不存在。")
+    return str(row.path), str(row.name)
+
+
+async def create_account(
+    db: AsyncSession,
+    actor: Principal,
+    now: dt.datetime,
+    *,
+    username: str,
+    password: str,
+    display_name: str,
+    roles: Iterable[Role],
+    scope_unit_id: int | None,
+    person_id: int | None = None,
+) -> Account:
+    roles = list(dict.fromkeys(roles))
+    if not roles:
+        raise InvalidInput("账号至少需要一个角色。")
+    if Role.leader in roles and person_id is None:
+        raise InvalidInput("领导账号必须关联人员。")
+    scope_path, _ = await _scope_path(db, scope_unit_id)
+    if scope_path is None and actor.scope_paths({Role.admin}) is not None:
+        raise DomainError("只有全局管理员可以建立全局账号。", slug="out-of-scope")
+    require_scope(actor, {Role.admin}, scope_path or "/", "在该单位建立账号")
+    if await db.scalar(select(Account.id).where(func.lower(Account.username) == username.lower())):
+        raise DomainError(f"用户名 {username} 已被使用。", slug="duplicate")
+    account = Account(
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password),
+        person_id=person_id,
+        sessions_valid_after=now - dt.timedelta(seconds=1),
+        created_at=now,
+        grants=[RoleGrant(role=role, scope_unit_id=scope_unit_id) for role in roles],
+    )
+    db.add(account)
+    await db.flush()
+    return account
+
+
+async def recent_failures(db: AsyncSession, username: str, since: dt.datetime) -> int:
+    count = await db.scalar(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(LoginAttempt.username == username.lower(), LoginAttempt.succeeded.is_(False))
+        .where(LoginAttempt.at >= since)
+    )
+    return int(count or 0)
+
+
+async def authenticate(
+    db: AsyncSession,
+    now: dt.datetime,
+    username: str,
+    password: str,
+    remote: str,
+    *,
+    max_failures: int,
+    window: dt.timedelta,
+) -> Account | None:
+    """The account when the password is right; None (and one more failure counted) when
+    not. Raises TooManyAttempts — before checking the password — once the limit is hit.
+
+    The caller must commit even when this returns None: the failure count is the point.
+    """
+    key = username.strip().lower()
+    if await recent_failures(db, key, now - window) >= max_failures:
+        minutes = int(window.total_seconds() // 60)
+        raise TooManyAttempts(f"该账号登录失败次数过多，请 {minutes} 分钟后再试。")
+    account = await db.scalar(select(Account).where(func.lower(Account.username) == key))
+    ok = password_matches(account.password_hash if account else _DUMMY_HASH, password)
+    ok = ok and account is not None and not account.disabled
+    db.add(LoginAttempt(username=key, remote=remote[:64], succeeded=ok, at=now))
+    await db.flush()
+    return account if ok else None
+
+
+async def principal_for(
+    db: AsyncSession, account_id: int, issued_at: dt.datetime
+) -> Principal | None:
+    """The signed-in principal, or None if the account is gone, disabled, or its sessions
+    were revoked after this credential was issued."""
+    account = await db.get(Account, account_id)
+    if account is None or account.disabled or issued_at < account.sessions_valid_after:
+        return None
+    grants = []
+    for grant in account.grants:
+        path, name = await _scope_path(db, grant.scope_unit_id)
+        grants.append(Grant(Role(grant.role), grant.scope_unit_id, path, name))
+    return Principal(
+        account.id, account.username, account.display_name, account.person_id, tuple(grants)
+    )
+
+
+async def revoke_sessions(db: AsyncSession, account_id: int, now: dt.datetime) -> None:
+    account = await db.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"账号 {account_id} 不存在。")
+    account.sessions_valid_after = now
+    await db.flush()
+
+
+async def list_accounts(db: AsyncSession, actor: Principal) -> list[Account]:
+    accounts = list(await db.scalars(select(Account).order_by(Account.id)))
+    paths = actor.scope_paths({Role.admin})
+    if paths is None:
+        return accounts
+    visible = []
+    for account in accounts:
+        scopes = [await _scope_path(db, g.scope_unit_id) for g in account.grants]
+        if scopes and all(p is not None and any(p.startswith(s) for s in paths) for p, _ in scopes):
+            visible.append(account)
+    return visible
+
+
+async def purge_login_attempts(db: AsyncSession, before: dt.datetime) -> None:
+    from sqlalchemy import delete
+
+    await db.execute(delete(LoginAttempt).where(LoginAttempt.at < before))

@@ -1,0 +1,51 @@
+"""Settings read once from the environment (JIEFANG_*); nothing else reads os.environ."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgspec
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    var_dir: Path
+    database_url: str
+    keys_dir: Path
+    deployment: str = "jiefang"
+    secure_cookies: bool = False
+    in_process_worker: bool = False
+    db_pool_size: int = 10
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+    token_ttl_minutes: int = 480
+    session_max_age_minutes: int = 480
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    var_dir = Path(env.get("JIEFANG_VAR_DIR", "var")).resolve()
+    default_db = f"sqlite+aiosqlite:///{var_dir / 'jiefang.db'}"
+    return Settings(
+        var_dir=var_dir,
+        database_url=env.get("JIEFANG_DATABASE_URL") or default_db,
+        keys_dir=Path(env.get("JIEFANG_KEYS_DIR") or var_dir / "keys").resolve(),
+        deployment=env.get("JIEFANG_DEPLOYMENT", "jiefang"),
+        secure_cookies=_flag(env.get("JIEFANG_SECURE_COOKIES"), False),
+        in_process_worker=_flag(env.get("JIEFANG_IN_PROCESS_WORKER"), False),
+        db_pool_size=int(env.get("JIEFANG_DB_POOL_SIZE", "10")),
+        login_max_failures=int(env.get("JIEFANG_LOGIN_MAX_FAILURES", "5")),
+        login_window_minutes=int(env.get("JIEFANG_LOGIN_WINDOW_MINUTES", "15")),
+        token_ttl_minutes=int(env.get("JIEFANG_TOKEN_TTL_MINUTES", "480")),
+        session_max_age_minutes=int(env.get("JIEFANG_SESSION_MAX_AGE_MINUTES", "480")),
+    )

@@ -1,0 +1,9 @@
+"""Imports every capability's tables so Alembic and tests see the whole schema."""
+
+from __future__ import annotations
+
+
+def import_all_models() -> None:
+    import app.core.auth.models
+    import app.core.models
+    import app.org.models  # noqa: F401
