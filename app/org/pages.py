@@ -337,7 +337,13 @@ def _forms(unit: Unit, posts: list[Post]) -> dict[str, Any]:
 
 
 async def render_unit(
-    ctx: Ctx, unit_id: int, *, status_code: int = 200, sent: Sent | None = None, q: str = ""
+    ctx: Ctx,
+    unit_id: int,
+    *,
+    status_code: int = 200,
+    sent: Sent | None = None,
+    q: str = "",
+    show: str = "",
 ) -> Template:
     unit = await services.get_unit(ctx.db, unit_id)
     posts = await services.posts_of(ctx.db, ctx.actor, unit.id)  # checks the reader's scope
@@ -362,6 +368,7 @@ async def render_unit(
         can_write=can_write,
         persons=await _people(ctx, unit, q) if can_write and posts else [],
         q=q,
+        show=show,
         sent=sent or Sent(form=""),
         **_forms(unit, posts),
     )
@@ -385,6 +392,7 @@ async def submit(
     try:
         message = await work(values)
     except FormInvalid as bad:
+        await ctx.db.rollback()
         sent = Sent(form, values, errors=bad.errors, tenure_id=tenure_id)
         return await render_unit(ctx, unit_id, status_code=422, sent=sent)
     except DomainError as refused:
@@ -421,8 +429,10 @@ class OrgPages(Controller):
         clock: Clock,
         unit_id: int,
         q: str = "",
+        show: str = "",
     ) -> Template:
-        return await render_unit(Ctx(request, db, actor, clock), unit_id, q=q.strip())
+        """The unit; `q` filters the persons offered for appointment, `show` opens a form."""
+        return await render_unit(Ctx(request, db, actor, clock), unit_id, q=q.strip(), show=show)
 
     @post("/units/{unit_id:int}/edit", opt=WRITE)
     async def edit(
