@@ -38,11 +38,16 @@ from app.core.web import (
     provide_db,
     provide_principal,
 )
+from app.jobs import import_all_jobs
+from app.ledger.bootstrap import bootstrap_ledgers
 from app.org import pages as org_pages
 from app.org import routes as org_routes
 
 APP_DIR = Path(__file__).parent
-TEMPLATE_DIRS: list[Path | PathLike[Any] | str] = [APP_DIR / "core" / "templates", APP_DIR / "org" / "templates"]
+TEMPLATE_DIRS: list[Path | PathLike[Any] | str] = [
+    APP_DIR / "core" / "templates",
+    APP_DIR / "org" / "templates",
+]
 
 
 def _lifespan(runtime: Runtime) -> contextlib.AbstractAsyncContextManager[None]:
@@ -50,8 +55,10 @@ def _lifespan(runtime: Runtime) -> contextlib.AbstractAsyncContextManager[None]:
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         stop = asyncio.Event()
         task = None
+        await bootstrap_ledgers(runtime.factory, runtime.settings, runtime.clock.now())
         if runtime.settings.in_process_worker:
-            task = asyncio.create_task(Worker(runtime.factory, runtime.clock).run_forever(stop))
+            worker = Worker(runtime.factory, runtime.clock, keys=runtime.keys)
+            task = asyncio.create_task(worker.run_forever(stop))
         try:
             yield
         finally:
@@ -68,7 +75,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     keys = KeyRing(settings.keys_dir)  # refuses to start without keys
     engine = create_engine(settings)
     runtime = Runtime(settings, engine, session_factory(engine), keys, clock or SystemClock())
-    import app.core.maintenance  # noqa: F401  (registers the core's jobs)
+    import_all_jobs()
 
     return Litestar(
         route_handlers=[

@@ -6,4 +6,5 @@ from __future__ import annotations
 def import_all_models() -> None:
     import app.core.auth.models
     import app.core.models
+    import app.ledger.models
     import app.org.models  # noqa: F401

@@ -5,6 +5,7 @@ With JIEFANG_REQUIRE_POSTGRES=1 an unreachable PostgreSQL fails the run."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -104,6 +105,8 @@ async def _wipe(engine: AsyncEngine) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     async with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
+            # The ledger tables refuse TRUNCATE; a superuser may bypass triggers for tests.
+            await conn.execute(text("SET LOCAL session_replication_role = replica"))
             await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             for table in tables:
@@ -112,10 +115,13 @@ async def _wipe(engine: AsyncEngine) -> None:
 
 @pytest.fixture
 async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    from app.core.db import create_engine
+    from app.core.db import create_engine, session_factory, transaction
+    from app.ledger.services import ensure_admin_ledger
 
     engine = create_engine(settings)
     await _wipe(engine)
+    async with transaction(session_factory(engine)) as db:
+        await ensure_admin_ledger(db, settings.deployment, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     yield engine
     await engine.dispose()
 

@@ -71,7 +71,7 @@ def keys_group() -> None:
 def keys_init() -> None:
     settings = load_settings()
     try:
-        created, kept = keys.init_keys(settings.keys_dir)
+        created, kept = keys.init_keys(settings.keys_dir, settings.deployment)
     except keys.KeysExistError as exists:
         console.print(f"[yellow]{exists}[/yellow]")
         raise SystemExit(1) from exists
@@ -96,7 +96,9 @@ def keys_check() -> None:
 def keys_rotate(name: str) -> None:
     settings = load_settings()
     try:
-        retired = keys.rotate_key(settings.keys_dir, name, dt.datetime.now(dt.UTC))
+        retired = keys.rotate_key(
+            settings.keys_dir, name, dt.datetime.now(dt.UTC), settings.deployment
+        )
     except (KeyError, ValueError) as refused:
         console.print(f"[red]{refused}[/red]")
         raise SystemExit(1) from refused
@@ -113,8 +115,20 @@ def db_group() -> None:
 
 @db_group.command(name="upgrade", help="把数据库升级到最新结构")
 def db_upgrade() -> None:
-    migrate.upgrade(load_settings().database_url)
-    console.print("数据库结构已是最新。")
+    from app.ledger.bootstrap import bootstrap_ledgers
+
+    settings = load_settings()
+    migrate.upgrade(settings.database_url)
+
+    async def go() -> None:
+        engine = create_engine(settings, pool=False)
+        try:
+            await bootstrap_ledgers(session_factory(engine), settings, SystemClock().now())
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+    console.print("数据库结构已是最新，台账已就绪。")
 
 
 # ---------------------------------------------------------------- serve and worker
@@ -156,10 +170,13 @@ def worker(once: bool) -> None:
     settings = load_settings()
 
     async def go() -> None:
-        import app.core.maintenance  # noqa: F401
+        from app.jobs import import_all_jobs
 
+        import_all_jobs()
         engine = create_engine(settings)
-        runner = Worker(session_factory(engine), SystemClock())
+        runner = Worker(
+            session_factory(engine), SystemClock(), keys=keys.KeyRing(settings.keys_dir)
+        )
         try:
             if once:
                 await runner.ensure_recurring()

@@ -15,6 +15,24 @@ from app.core.auth.roles import Role
 from app.core.errors import DomainError
 from app.core.models import HolidayYear, LocalRestDay
 from app.core.workdays import OfficialYear, WorkCalendar
+from app.ledger import services as ledger
+from app.ledger.rules import ledger_action
+
+YEAR_ENTERED = ledger_action(
+    "core.calendar.year_entered",
+    "holiday_year",
+    "录入（或更正）某年国务院节假日安排",
+    rest_days="放假日期列表",
+    working_days="调休上班日期列表",
+    source="通知文号",
+    replaced="是否替换了此前录入的安排",
+)
+LOCAL_REST_DAY_ADDED = ledger_action(
+    "core.calendar.local_rest_day_added",
+    "local_rest_day",
+    "设置本县地方假日",
+    day="日期",
+)
 
 
 class CalendarInvalid(DomainError):
@@ -101,6 +119,21 @@ async def enter_official_year(
     row = _to_row(year, actor, now)
     db.add(row)
     await db.flush()
+    await ledger.append(
+        db,
+        county=None,
+        actor=actor,
+        action=YEAR_ENTERED,
+        subject=("holiday_year", year.year),
+        at=now,
+        role=Role.admin.value,
+        payload={
+            "rest_days": list(row.rest_days),
+            "working_days": list(row.working_days),
+            "source": row.source,
+            "replaced": existing is not None,
+        },
+    )
     return row
 
 
@@ -118,7 +151,14 @@ async def calendar_for(db: AsyncSession, county_id: int | None = None) -> WorkCa
 
 
 async def add_local_rest_day(
-    db: AsyncSession, actor: Principal, county_id: int, county_path: str, day: dt.date, name: str
+    db: AsyncSession,
+    actor: Principal,
+    county_id: int,
+    county_path: str,
+    day: dt.date,
+    name: str,
+    *,
+    now: dt.datetime,
 ) -> LocalRestDay:
     """A county's own rest day (《全国年节及纪念日放假办法》第四条)."""
     require_scope(actor, {Role.admin}, county_path, "设置本县的地方假日")
@@ -132,4 +172,14 @@ async def add_local_rest_day(
     row = LocalRestDay(county_id=county_id, day=day, name=name.strip())
     db.add(row)
     await db.flush()
+    await ledger.append(
+        db,
+        county=county_id,
+        actor=actor,
+        action=LOCAL_REST_DAY_ADDED,
+        subject=("local_rest_day", row.id),
+        at=now,
+        role=Role.admin.value,
+        payload={"day": day.isoformat()},
+    )
     return row

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import Clock
+from app.core.keys import KeyRing
 from app.core.models import Job
 
 log = logging.getLogger("jiefang.jobs")
@@ -46,6 +47,7 @@ class JobContext:
     payload: dict[str, Any]
     clock: Clock
     _factory: async_sessionmaker[AsyncSession]
+    keys: KeyRing | None = None
 
     async def progress(self, **values: Any) -> None:
         """Publish progress now, outside the job's own (still open) transaction."""
@@ -122,8 +124,10 @@ class Worker:
         *,
         lease: dt.timedelta = dt.timedelta(minutes=5),
         name: str | None = None,
+        keys: KeyRing | None = None,
     ) -> None:
         self.factory = factory
+        self.keys = keys
         self.clock = clock
         self.lease = lease
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
@@ -181,7 +185,9 @@ class Worker:
         if handler is None:
             raise LookupError(f"no handler for job kind {job.kind!r}")
         async with self.factory() as db, db.begin():
-            ctx = JobContext(db, job.id, job.kind, dict(job.payload), self.clock, self.factory)
+            ctx = JobContext(
+                db, job.id, job.kind, dict(job.payload), self.clock, self.factory, self.keys
+            )
             result = await handler(ctx)
             await self._finish(db, job, result or {})
 
@@ -199,6 +205,15 @@ class Worker:
                 dedupe_key=None,
             )
         )
+        if job.kind in RECURRING:
+            await enqueue(
+                db,
+                job.kind,
+                {},
+                now=now,
+                run_at=now + RECURRING[job.kind],
+                dedupe_key=f"every:{job.kind}",
+            )
 
     async def _record_failure(self, job: Job, error: str) -> None:
         now = self.clock.now()

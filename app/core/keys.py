@@ -23,12 +23,18 @@ class KeySpec:
     name: str
     filename: str
     purpose: str
-    make: Callable[[], bytes]
+    make: Callable[[str], bytes]  # given the deployment name
     rotatable: bool = False
 
 
-def _random_key() -> bytes:
+def _random_key(_deployment: str) -> bytes:
     return base64.b64encode(secrets.token_bytes(32)) + b"\n"
+
+
+def _ledger_signer(deployment: str) -> bytes:
+    from app.ledger.note import Signer
+
+    return (Signer.generate(f"{deployment}/ledger").to_string() + "\n").encode()
 
 
 KEY_SPECS: list[KeySpec] = [
@@ -40,6 +46,13 @@ KEY_SPECS: list[KeySpec] = [
         rotatable=True,
     ),
     KeySpec("data", "data.key", "身份证件号码等个人信息的加密与匹配哈希", _random_key),
+    KeySpec(
+        "ledger",
+        "ledger.key",
+        "台账检查点签名（Ed25519，C2SP signed note）；旧验证公钥在轮换后继续公布",
+        _ledger_signer,
+        rotatable=True,
+    ),
 ]
 
 
@@ -71,7 +84,7 @@ def _write_private(path: Path, content: bytes) -> None:
         handle.write(content)
 
 
-def init_keys(keys_dir: Path) -> tuple[list[str], list[str]]:
+def init_keys(keys_dir: Path, deployment: str = "jiefang") -> tuple[list[str], list[str]]:
     """Create every missing key; returns (created, kept). Raises when nothing was missing."""
     keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     created: list[str] = []
@@ -81,7 +94,7 @@ def init_keys(keys_dir: Path) -> tuple[list[str], list[str]]:
         if path.exists():
             kept.append(key_spec.name)
             continue
-        _write_private(path, key_spec.make())
+        _write_private(path, key_spec.make(deployment))
         created.append(key_spec.name)
     if not created:
         raise KeysExistError(
@@ -90,7 +103,7 @@ def init_keys(keys_dir: Path) -> tuple[list[str], list[str]]:
     return created, kept
 
 
-def rotate_key(keys_dir: Path, name: str, now: dt.datetime) -> Path:
+def rotate_key(keys_dir: Path, name: str, now: dt.datetime, deployment: str = "jiefang") -> Path:
     """Retire the current key file (kept, never deleted) and create a new one."""
     key_spec = spec(name)
     if not key_spec.rotatable:
@@ -100,7 +113,7 @@ def rotate_key(keys_dir: Path, name: str, now: dt.datetime) -> Path:
     retired_dir.mkdir(exist_ok=True, mode=0o700)
     retired = retired_dir / f"{now:%Y%m%dT%H%M%SZ}-{key_spec.filename}"
     current.rename(retired)
-    _write_private(current, key_spec.make())
+    _write_private(current, key_spec.make(deployment))
     return retired
 
 

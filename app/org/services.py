@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.auth.access import Principal, require_scope
 from app.core.auth.roles import ORG_READER_ROLES, Role
 from app.core.errors import NotFound
+from app.ledger import services as ledger
+from app.ledger.rules import ledger_action
 from app.org import rules
 from app.org.errors import (
     Duplicate,
@@ -39,6 +41,97 @@ from app.org.schemas import (
 )
 
 ADMIN = {Role.admin}
+
+UNIT_CREATED = ledger_action(
+    "org.unit.created",
+    "unit",
+    "建立单位（县级单位为其台账的第 0 条）",
+    kind="单位类别",
+    code="单位代码",
+    name="单位名称（机关名称，非个人信息）",
+    parent="上级单位编号",
+)
+UNIT_UPDATED = ledger_action(
+    "org.unit.updated",
+    "unit",
+    "修改单位；只含变化的字段",
+    code="新代码",
+    name="新名称",
+)
+LEDGER_OPENED = ledger_action(
+    "ledger.opened",
+    "ledger",
+    "为新建的县开设台账（记入部署管理台账）",
+    origin="新台账的 origin",
+    county="县级单位编号",
+)
+PERSON_CREATED = ledger_action(
+    "org.person.created",
+    "person",
+    "登记人员（不记姓名等个人信息）",
+    county="所属县编号",
+)
+PERSON_UPDATED = ledger_action(
+    "org.person.updated",
+    "person",
+    "修改人员信息（只记改了哪些字段）",
+    fields="被修改的字段名列表",
+)
+POST_CREATED = ledger_action(
+    "org.post.created",
+    "post",
+    "设置职务",
+    unit="单位编号",
+    title="职务名称",
+    reception_role="接访角色",
+    single_holder="是否单人职务",
+)
+TENURE_STARTED = ledger_action(
+    "org.tenure.started",
+    "tenure",
+    "任职（人员担任职务）",
+    person="人员编号",
+    post="职务编号",
+    start_date="任职起始日",
+    portfolio="分管领域标签列表",
+)
+TENURE_UPDATED = ledger_action(
+    "org.tenure.updated",
+    "tenure",
+    "修改任职；只含变化的字段",
+    start_date="新的任职起始日",
+    portfolio="新的分管领域标签列表",
+)
+TENURE_ENDED = ledger_action(
+    "org.tenure.ended",
+    "tenure",
+    "离任（任职结束）",
+    end_date="结束日（不含当日）",
+    reason="离任原因（调任、转任、免职、退休、其他）",
+)
+
+
+async def _record(
+    db: AsyncSession,
+    actor: Principal,
+    now: dt.datetime,
+    county: int | None,
+    action: str,
+    subject: tuple[str, int],
+    /,
+    **payload: object,
+) -> None:
+    await ledger.append(
+        db,
+        county=county,
+        actor=actor,
+        action=action,
+        subject=subject,
+        payload=payload,
+        at=now,
+        role=Role.admin.value,
+    )
+
 
 # ---------------------------------------------------------------- units
 
@@ -87,6 +180,30 @@ async def create_unit(db: AsyncSession, actor: Principal, now: dt.datetime, data
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
     unit.county_id = _county_of(unit, parent)
     await db.flush()
+    if unit.kind == UnitKind.county:
+        opened = await ledger.open_county_ledger(db, unit.id, unit.code, now)
+        await _record(
+            db,
+            actor,
+            now,
+            None,
+            LEDGER_OPENED,
+            ("ledger", opened.id),
+            origin=opened.origin,
+            county=unit.id,
+        )
+    await _record(
+        db,
+        actor,
+        now,
+        unit.county_id,
+        UNIT_CREATED,
+        ("unit", unit.id),
+        kind=unit.kind,
+        code=unit.code,
+        name=unit.name,
+        parent=unit.parent_id,
+    )
     return unit
 
 
@@ -101,13 +218,16 @@ async def update_unit(
 ) -> Unit:
     unit = await get_unit(db, unit_id)
     require_scope(actor, ADMIN, unit.path, "修改该单位")
+    changed: dict[str, object] = {}
     if data.code is not None and data.code != unit.code:
         await _ensure_code_free(db, data.code, unit.id)
-        unit.code = data.code
-    if data.name is not None:
-        unit.name = data.name
+        unit.code = changed["code"] = data.code
+    if data.name is not None and data.name != unit.name:
+        unit.name = changed["name"] = data.name
     unit.updated_at = now
     await db.flush()
+    if changed:
+        await _record(db, actor, now, unit.county_id, UNIT_UPDATED, ("unit", unit.id), **changed)
     return unit
 
 
@@ -178,6 +298,15 @@ async def create_person(
     )
     db.add(person)
     await db.flush()
+    await _record(
+        db,
+        actor,
+        now,
+        person.county_id,
+        PERSON_CREATED,
+        ("person", person.id),
+        county=person.county_id,
+    )
     return person
 
 
@@ -186,12 +315,19 @@ async def update_person(
 ) -> Person:
     person = await get_person(db, person_id)
     await _person_scope(db, actor, person.county_id, "修改该人员")
-    if data.name is not None:
+    fields: list[str] = []
+    if data.name is not None and data.name != person.name:
         person.name = data.name
-    if data.gender is not None:
+        fields.append("name")
+    if data.gender is not None and data.gender != person.gender:
         person.gender = data.gender
+        fields.append("gender")
     person.updated_at = now
     await db.flush()
+    if fields:
+        await _record(
+            db, actor, now, person.county_id, PERSON_UPDATED, ("person", person.id), fields=fields
+        )
     return person
 
 
@@ -240,6 +376,18 @@ async def create_post(db: AsyncSession, actor: Principal, now: dt.datetime, data
     db.add(post)
     await db.flush()
     await db.refresh(post, ["unit"])
+    await _record(
+        db,
+        actor,
+        now,
+        unit.county_id,
+        POST_CREATED,
+        ("post", post.id),
+        unit=unit.id,
+        title=post.title,
+        reception_role=post.reception_role,
+        single_holder=post.single_holder,
+    )
     return post
 
 
@@ -297,6 +445,18 @@ async def appoint(db: AsyncSession, actor: Principal, now: dt.datetime, data: Te
     db.add(tenure)
     await db.flush()
     await db.refresh(tenure, ["person", "post"])
+    await _record(
+        db,
+        actor,
+        now,
+        post.unit.county_id,
+        TENURE_STARTED,
+        ("tenure", tenure.id),
+        person=person.id,
+        post=post.id,
+        start_date=tenure.start_date.isoformat(),
+        portfolio=list(tenure.portfolio),
+    )
     return tenure
 
 
@@ -309,6 +469,7 @@ async def update_tenure(
 ) -> Tenure:
     tenure = await get_tenure(db, tenure_id)
     require_scope(actor, ADMIN, tenure.post.unit.path, "修改该任职")
+    changed: dict[str, object] = {}
     if data.start_date is not None and data.start_date != tenure.start_date:
         span = rules.Span(data.start_date, tenure.end_date)
         problem = rules.span_problem(span)
@@ -316,10 +477,21 @@ async def update_tenure(
             raise InvalidDates(problem + "。")
         await _check_overlap(db, tenure.post, tenure.person_id, span, tenure.id)
         tenure.start_date = data.start_date
-    if data.portfolio is not None:
-        tenure.portfolio = _clean_tags(data.portfolio)
+        changed["start_date"] = data.start_date.isoformat()
+    if data.portfolio is not None and _clean_tags(data.portfolio) != tenure.portfolio:
+        tenure.portfolio = changed["portfolio"] = _clean_tags(data.portfolio)
     tenure.updated_at = now
     await db.flush()
+    if changed:
+        await _record(
+            db,
+            actor,
+            now,
+            tenure.post.unit.county_id,
+            TENURE_UPDATED,
+            ("tenure", tenure.id),
+            **changed,
+        )
     return tenure
 
 
@@ -345,6 +517,16 @@ async def end_tenure(
     tenure.end_reason = data.reason
     tenure.updated_at = now
     await db.flush()
+    await _record(
+        db,
+        actor,
+        now,
+        tenure.post.unit.county_id,
+        TENURE_ENDED,
+        ("tenure", tenure.id),
+        end_date=data.end_date.isoformat(),
+        reason=str(data.reason),
+    )
     return tenure
 
 

@@ -65,12 +65,12 @@ async def test_an_entered_official_year_replaces_the_provisional_one(
 
 
 async def test_a_county_rest_day_applies_to_that_county_only(
-    factory: async_sessionmaker[AsyncSession], county: County
+    factory: async_sessionmaker[AsyncSession], county: County, clock: FixedClock
 ) -> None:
     async with transaction(factory) as db:
         unit = await services.get_unit(db, county.county)
         await holidays.add_local_rest_day(
-            db, SYSTEM, county.county, unit.path, dt.date(2026, 4, 21), "三月三"
+            db, SYSTEM, county.county, unit.path, dt.date(2026, 4, 21), "三月三", now=clock.now()
         )
     async with factory() as db:
         mine = await holidays.calendar_for(db, county.county)

@@ -23,7 +23,7 @@ def test_init_adds_only_what_is_missing(tmp_path: Path) -> None:
     data = (tmp_path / "data.key").read_bytes()
     (tmp_path / "session.key").unlink()
     created, kept = keys.init_keys(tmp_path)
-    assert created == ["session"] and kept == ["data"]
+    assert created == ["session"] and kept == ["data", "ledger"]
     assert (tmp_path / "data.key").read_bytes() == data
 
 

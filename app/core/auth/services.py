@@ -15,13 +15,37 @@ from app.core.auth.access import Grant, Principal, require_scope
 from app.core.auth.models import Account, LoginAttempt, RoleGrant
 from app.core.auth.roles import Role
 from app.core.errors import DomainError, InvalidInput, NotFound, TooManyAttempts
+from app.ledger import services as ledger
+from app.ledger.rules import ledger_action
 
 _hasher = PasswordHasher()
 #: Verifying against this keeps an unknown username as slow as a wrong password.
 _DUMMY_HASH = _hasher.hash("jiefang-timing-equaliser")
 
 # The units table belongs to app.org; the core reads only the two columns it needs.
-_units = table("units", column("id"), column("path"), column("name"), column("kind"))
+_units = table(
+    "units", column("id"), column("path"), column("name"), column("kind"), column("county_id")
+)
+
+ACCOUNT_CREATED = ledger_action(
+    "core.account.created",
+    "account",
+    "建立工作人员账号（不记用户名和姓名）",
+    person="关联人员编号",
+    scope="管辖单位编号（null 为全部署）",
+)
+ROLE_GRANTED = ledger_action(
+    "core.role.granted",
+    "account",
+    "授予账号一个角色及其管辖范围",
+    role="角色",
+    scope="管辖单位编号（null 为全部署）",
+)
+SESSIONS_REVOKED = ledger_action(
+    "core.account.sessions_revoked",
+    "account",
+    "吊销账号此前签发的全部会话与令牌",
+)
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -84,7 +108,37 @@ async def create_account(
     )
     db.add(account)
     await db.flush()
+    county = await county_of_unit(db, scope_unit_id)
+    await ledger.append(
+        db,
+        county=county,
+        actor=actor,
+        action=ACCOUNT_CREATED,
+        subject=("account", account.id),
+        at=now,
+        role=Role.admin.value,
+        payload={"person": person_id, "scope": scope_unit_id},
+    )
+    for role in roles:
+        await ledger.append(
+            db,
+            county=county,
+            actor=actor,
+            action=ROLE_GRANTED,
+            subject=("account", account.id),
+            at=now,
+            role=Role.admin.value,
+            payload={"role": role.value, "scope": scope_unit_id},
+        )
     return account
+
+
+async def county_of_unit(db: AsyncSession, unit_id: int | None) -> int | None:
+    """The county whose ledger records changes scoped to this unit (None: deployment)."""
+    if unit_id is None:
+        return None
+    county = await db.scalar(select(_units.c.county_id).where(_units.c.id == unit_id))
+    return int(county) if county is not None else None
 
 
 async def recent_failures(db: AsyncSession, username: str, since: dt.datetime) -> int:
@@ -141,12 +195,25 @@ async def principal_for(
     )
 
 
-async def revoke_sessions(db: AsyncSession, account_id: int, now: dt.datetime) -> None:
+async def revoke_sessions(
+    db: AsyncSession, actor: Principal, account_id: int, now: dt.datetime
+) -> None:
     account = await db.get(Account, account_id)
     if account is None:
         raise NotFound(f"账号 {account_id} 不存在。")
     account.sessions_valid_after = now
     await db.flush()
+    scopes = {g.scope_unit_id for g in account.grants}
+    county = await county_of_unit(db, scopes.pop()) if len(scopes) == 1 else None
+    await ledger.append(
+        db,
+        county=county,
+        actor=actor,
+        action=SESSIONS_REVOKED,
+        subject=("account", account.id),
+        payload={},
+        at=now,
+    )
 
 
 async def list_accounts(db: AsyncSession, actor: Principal) -> list[Account]:

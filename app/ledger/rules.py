@@ -1,0 +1,112 @@
+"""What a ledger entry is, as bytes: pure rules, no database.
+
+A leaf is the RFC 8785 canonical JSON of the whole entry — its log, `seq`, time, actor,
+action, subject and payload. Payloads carry identifiers and changed fields only, so every
+action declares its payload fields in `ACTIONS`; `docs/ledger-actions.md` lists the same
+table and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import rfc8785
+
+from app.core.clock import rfc3339
+
+ADMIN_LEDGER_NAME = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSpec:
+    name: str
+    subject: str
+    summary: str
+    fields: Mapping[str, str]
+
+
+#: Every action a ledger may record: name -> spec. Capabilities declare theirs with
+#: `ledger_action` at import time.
+ACTIONS: dict[str, ActionSpec] = {}
+
+
+def ledger_action(name: str, subject: str, summary: str, /, **fields: str) -> str:
+    """Declare an action and its payload fields (field name -> meaning)."""
+    if name in ACTIONS and ACTIONS[name] != ActionSpec(name, subject, summary, fields):
+        raise ValueError(f"ledger action {name} declared twice with different contracts")
+    ACTIONS[name] = ActionSpec(name, subject, summary, dict(fields))
+    return name
+
+
+class EntryRejected(ValueError):
+    """The entry breaks the ledger's contract: a programming error, never user input."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    log: str
+    seq: int
+    recorded_at: dt.datetime
+    actor: Mapping[str, Any]
+    action: str
+    subject_type: str
+    subject_id: str
+    payload: Mapping[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "log": self.log,
+            "seq": self.seq,
+            "recorded_at": rfc3339(self.recorded_at),
+            "actor": dict(self.actor),
+            "action": self.action,
+            "subject": {"type": self.subject_type, "id": self.subject_id},
+            "payload": dict(self.payload),
+        }
+
+    def leaf(self) -> bytes:
+        return rfc8785.dumps(self.as_json())
+
+
+def origin_of(deployment: str, name: str) -> str:
+    return f"{deployment}/{name}"
+
+
+def staff_actor(account_id: int, role: str, person_id: int | None) -> dict[str, Any]:
+    return {"kind": "staff", "account": account_id, "role": role, "person": person_id}
+
+
+def citizen_actor(ref: str) -> dict[str, Any]:
+    """`ref` is the keyed hash of the citizen's mobile number, never the number."""
+    return {"kind": "citizen", "ref": ref}
+
+
+def system_actor(job: str) -> dict[str, Any]:
+    return {"kind": "system", "job": job}
+
+
+def check_entry(action: str, subject_type: str, payload: Mapping[str, Any]) -> None:
+    """Refuse an undeclared action, a wrong subject, an undeclared field or a float."""
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise EntryRejected(f"undeclared ledger action {action!r}")
+    if spec.subject != subject_type:
+        raise EntryRejected(f"{action} records a {spec.subject}, not a {subject_type}")
+    unknown = sorted(set(payload) - set(spec.fields))
+    if unknown:
+        raise EntryRejected(f"{action} does not declare payload fields {unknown}")
+    _no_floats(payload, action)
+
+
+def _no_floats(value: Any, action: str) -> None:
+    if isinstance(value, float):
+        raise EntryRejected(f"{action}: floats are not allowed in ledger payloads")
+    if isinstance(value, Mapping):
+        for item in value.values():
+            _no_floats(item, action)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _no_floats(item, action)

@@ -1,0 +1,353 @@
+"""Appending to the ledgers and reading proofs out of them, inside the caller's transaction.
+
+`append` is called by every service that changes state, in the same transaction as the
+change: if either fails, neither happens. It locks the ledger's head row (an UPDATE that
+bumps `size`), computes the leaf and the subtrees it completes from the head's frontier,
+and writes the entry, the new nodes and the new frontier — on PostgreSQL in one statement,
+so the lock is held for two round trips whatever the log's length.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.auth.access import Principal
+from app.core.errors import NotFound
+from app.ledger import merkle
+from app.ledger.models import Ledger, LedgerCheckpoint, LedgerEntry, LedgerNode
+from app.ledger.rules import (
+    ADMIN_LEDGER_NAME,
+    Entry,
+    check_entry,
+    origin_of,
+    staff_actor,
+    system_actor,
+)
+
+Actor = Principal | Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Where an entry landed: enough for a citizen or clerk to ask for its proof."""
+
+    ledger_id: int
+    origin: str
+    seq: int
+    leaf_hash: bytes
+
+
+def actor_json(actor: Actor, role: str | None = None) -> dict[str, Any]:
+    if not isinstance(actor, Principal):
+        return dict(actor)
+    if actor.account_id == 0:
+        return system_actor(actor.username.removeprefix("system:"))
+    acting = role or min((g.role.value for g in actor.grants), default="none")
+    return staff_actor(actor.account_id, acting, actor.person_id)
+
+
+# ---------------------------------------------------------------- ledgers
+
+
+async def ensure_admin_ledger(db: AsyncSession, deployment: str, now: dt.datetime) -> Ledger:
+    """Create the deployment-wide ledger once; safe when several processes start at once."""
+    origin = origin_of(deployment, ADMIN_LEDGER_NAME)
+    values = {"origin": origin, "county_id": None, "size": 0, "frontier": b"", "created_at": now}
+    dialect = db.get_bind().dialect.name
+    make = pg_insert if dialect == "postgresql" else sqlite_insert
+    await db.execute(make(Ledger).values(**values).on_conflict_do_nothing())
+    ledger = await admin_ledger(db)
+    if ledger is None:
+        raise RuntimeError("another administration ledger exists under a different name")
+    return ledger
+
+
+async def admin_ledger(db: AsyncSession) -> Ledger | None:
+    ledger: Ledger | None = await db.scalar(select(Ledger).where(Ledger.county_id.is_(None)))
+    return ledger
+
+
+async def open_county_ledger(
+    db: AsyncSession, county_id: int, code: str, now: dt.datetime
+) -> Ledger:
+    """A new county's ledger, named `<deployment>/<county code>` after the admin ledger."""
+    admin = await admin_ledger(db)
+    if admin is None:
+        raise RuntimeError("台账未初始化：请先运行 `jiefang db upgrade`。")
+    deployment = admin.origin.rsplit("/", 1)[0]
+    ledger = Ledger(
+        origin=origin_of(deployment, code),
+        county_id=county_id,
+        size=0,
+        frontier=b"",
+        created_at=now,
+    )
+    db.add(ledger)
+    await db.flush()
+    return ledger
+
+
+async def ledgers(db: AsyncSession) -> list[Ledger]:
+    return list(await db.scalars(select(Ledger).order_by(Ledger.id)))
+
+
+async def get_ledger(db: AsyncSession, ref: str | int) -> Ledger:
+    """A ledger by id or by origin."""
+    where = Ledger.id == int(ref) if str(ref).isdigit() else Ledger.origin == str(ref)
+    ledger = await db.scalar(select(Ledger).where(where))
+    if ledger is None:
+        raise NotFound(f"台账 {ref} 不存在。")
+    return ledger
+
+
+async def ledger_for_county(db: AsyncSession, county_id: int | None) -> Ledger:
+    where = Ledger.county_id.is_(None) if county_id is None else Ledger.county_id == county_id
+    ledger = await db.scalar(select(Ledger).where(where))
+    if ledger is None:
+        raise NotFound("该县尚无台账。")
+    return ledger
+
+
+# ---------------------------------------------------------------- append
+
+
+async def append(
+    db: AsyncSession,
+    *,
+    county: int | None,
+    actor: Actor,
+    action: str,
+    subject: tuple[str, str | int],
+    payload: Mapping[str, Any],
+    at: dt.datetime,
+    role: str | None = None,
+) -> Receipt:
+    """Record one state change in `county`'s ledger (None: the administration ledger)."""
+    subject_type, subject_id = subject[0], str(subject[1])
+    check_entry(action, subject_type, payload)
+    ledger_id, origin, seq, frontier = await _lock_head(db, county)
+    entry = Entry(
+        origin, seq, at, actor_json(actor, role), action, subject_type, subject_id, dict(payload)
+    )
+    leaf = entry.leaf()
+    leaf_hash = merkle.leaf_hash(leaf)
+    peaks, nodes = merkle.append_leaf(seq, _split(frontier), leaf_hash)
+    write = _write_pg if db.get_bind().dialect.name == "postgresql" else _write_generic
+    await write(db, ledger_id, entry, leaf, leaf_hash, nodes, b"".join(peaks))
+    return Receipt(ledger_id, origin, seq, leaf_hash)
+
+
+def _split(frontier: bytes) -> list[bytes]:
+    size = merkle.HASH_SIZE
+    return [frontier[i : i + size] for i in range(0, len(frontier), size)]
+
+
+_LOCK_SQL = (
+    "UPDATE ledgers SET size = size + 1 WHERE {where} "
+    "RETURNING id, origin, size - 1 AS seq, frontier"
+)
+_LOCK_COUNTY = text(_LOCK_SQL.format(where="county_id = :county"))
+_LOCK_ADMIN = text(_LOCK_SQL.format(where="county_id IS NULL"))
+
+
+async def _lock_head(db: AsyncSession, county: int | None) -> tuple[int, str, int, bytes]:
+    """Take the ledger's row lock and the next `seq`; held until the transaction ends."""
+    if county is None:
+        row = (await db.execute(_LOCK_ADMIN)).one_or_none()
+    else:
+        row = (await db.execute(_LOCK_COUNTY, {"county": county})).one_or_none()
+    if row is None:
+        raise RuntimeError(f"no ledger for county {county}: run `jiefang db upgrade` first")
+    return int(row.id), str(row.origin), int(row.seq), bytes(row.frontier)
+
+
+_WRITE_PG = text(
+    """
+    WITH entry AS (
+        INSERT INTO ledger_entries (ledger_id, seq, recorded_at, actor, action, subject_type,
+                                    subject_id, payload, leaf, leaf_hash)
+        VALUES (:lid, :seq, :at, CAST(:actor AS jsonb), :action, :stype, :sid,
+                CAST(:payload AS jsonb), :leaf, :leaf_hash)
+    ), nodes AS (
+        INSERT INTO ledger_nodes (ledger_id, level, idx, hash)
+        SELECT :lid, n.level, n.idx, n.hash
+        FROM unnest(CAST(:levels AS integer[]), CAST(:idxs AS bigint[]),
+                    CAST(:hashes AS bytea[])) AS n(level, idx, hash)
+    )
+    UPDATE ledgers SET frontier = :frontier WHERE id = :lid
+    """
+)
+
+
+async def _write_pg(
+    db: AsyncSession,
+    ledger_id: int,
+    entry: Entry,
+    leaf: bytes,
+    leaf_hash: bytes,
+    nodes: list[tuple[int, int, bytes]],
+    frontier: bytes,
+) -> None:
+    await db.execute(
+        _WRITE_PG,
+        {
+            "lid": ledger_id,
+            "seq": entry.seq,
+            "at": entry.recorded_at,
+            "actor": json.dumps(entry.actor),
+            "action": entry.action,
+            "stype": entry.subject_type,
+            "sid": entry.subject_id,
+            "payload": json.dumps(entry.payload),
+            "leaf": leaf,
+            "leaf_hash": leaf_hash,
+            "levels": [n[0] for n in nodes],
+            "idxs": [n[1] for n in nodes],
+            "hashes": [n[2] for n in nodes],
+            "frontier": frontier,
+        },
+    )
+
+
+async def _write_generic(
+    db: AsyncSession,
+    ledger_id: int,
+    entry: Entry,
+    leaf: bytes,
+    leaf_hash: bytes,
+    nodes: list[tuple[int, int, bytes]],
+    frontier: bytes,
+) -> None:
+    await db.execute(
+        insert(LedgerEntry).values(
+            ledger_id=ledger_id,
+            seq=entry.seq,
+            recorded_at=entry.recorded_at,
+            actor=dict(entry.actor),
+            action=entry.action,
+            subject_type=entry.subject_type,
+            subject_id=entry.subject_id,
+            payload=dict(entry.payload),
+            leaf=leaf,
+            leaf_hash=leaf_hash,
+        )
+    )
+    if nodes:
+        await db.execute(
+            insert(LedgerNode),
+            [{"ledger_id": ledger_id, "level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes],
+        )
+    await db.execute(update(Ledger).where(Ledger.id == ledger_id).values(frontier=frontier))
+
+
+# ---------------------------------------------------------------- reading
+
+
+async def get_entry(db: AsyncSession, ledger_id: int, seq: int) -> LedgerEntry:
+    row = await db.get(LedgerEntry, (ledger_id, seq))
+    if row is None:
+        raise NotFound(f"台账中没有序号为 {seq} 的记录。")
+    return row
+
+
+async def nodes(
+    db: AsyncSession, ledger_id: int, wanted: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    """Stored hashes of complete subtrees, level 0 being the entries' leaf hashes."""
+    wanted = set(wanted)
+    found: dict[tuple[int, int], bytes] = {}
+    leaves = sorted(i for level, i in wanted if level == 0)
+    if leaves:
+        rows = await db.execute(
+            select(LedgerEntry.seq, LedgerEntry.leaf_hash).where(
+                LedgerEntry.ledger_id == ledger_id, LedgerEntry.seq.in_(leaves)
+            )
+        )
+        found.update({(0, int(seq)): bytes(h) for seq, h in rows})
+    inner = sorted((lv, i) for lv, i in wanted if lv > 0)
+    if inner:
+        match = or_(*(and_(LedgerNode.level == lv, LedgerNode.idx == i) for lv, i in inner))
+        rows = await db.execute(
+            select(LedgerNode.level, LedgerNode.idx, LedgerNode.hash).where(
+                LedgerNode.ledger_id == ledger_id, match
+            )
+        )
+        found.update({(int(lv), int(i)): bytes(h) for lv, i, h in rows})
+    missing = wanted - set(found)
+    if missing:
+        raise LedgerDamaged(f"stored tree nodes are missing: {sorted(missing)[:5]}")
+    return found
+
+
+class LedgerDamaged(RuntimeError):
+    """Stored nodes are missing or disagree: `jiefang ledger verify` says where."""
+
+
+async def range_hashes(
+    db: AsyncSession, ledger_id: int, ranges: list[tuple[int, int]]
+) -> list[bytes]:
+    """MTH(D[start:end]) of each range, from O(log n) stored nodes."""
+    wanted = {node for start, end in ranges for node in merkle.range_nodes(start, end)}
+    table = await nodes(db, ledger_id, wanted)
+    return [merkle.range_hash(start, end, lambda lv, i: table[(lv, i)]) for start, end in ranges]
+
+
+async def inclusion_proof(db: AsyncSession, ledger_id: int, seq: int, size: int) -> list[bytes]:
+    return await range_hashes(db, ledger_id, merkle.inclusion_ranges(seq, size))
+
+
+async def consistency_proof(
+    db: AsyncSession, ledger_id: int, old_size: int, new_size: int
+) -> list[bytes]:
+    return await range_hashes(db, ledger_id, merkle.consistency_ranges(old_size, new_size))
+
+
+async def root_at(db: AsyncSession, ledger_id: int, size: int) -> bytes:
+    if size == 0:
+        return merkle.EMPTY_ROOT
+    return (await range_hashes(db, ledger_id, [(0, size)]))[0]
+
+
+async def checkpoint_at(db: AsyncSession, ledger_id: int, size: int | None) -> LedgerCheckpoint:
+    """The stored checkpoint of `size`, or the latest one."""
+    query = select(LedgerCheckpoint).where(LedgerCheckpoint.ledger_id == ledger_id)
+    if size is not None:
+        query = query.where(LedgerCheckpoint.size == size)
+    row = await db.scalar(query.order_by(LedgerCheckpoint.size.desc()).limit(1))
+    if row is None:
+        what = f"大小为 {size} 的检查点" if size is not None else "任何检查点"
+        raise NotFound(f"该台账还没有{what}。")
+    return row
+
+
+async def checkpoints(db: AsyncSession, ledger_id: int) -> list[LedgerCheckpoint]:
+    return list(
+        await db.scalars(
+            select(LedgerCheckpoint)
+            .where(LedgerCheckpoint.ledger_id == ledger_id)
+            .order_by(LedgerCheckpoint.size)
+        )
+    )
+
+
+async def entries_of_subject(
+    db: AsyncSession, subject_type: str, subject_id: str | int
+) -> list[LedgerEntry]:
+    return list(
+        await db.scalars(
+            select(LedgerEntry)
+            .where(
+                LedgerEntry.subject_type == subject_type, LedgerEntry.subject_id == str(subject_id)
+            )
+            .order_by(LedgerEntry.ledger_id, LedgerEntry.seq)
+        )
+    )
