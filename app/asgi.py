@@ -39,6 +39,7 @@ from app.core.web import (
     provide_principal,
 )
 from app.jobs import import_all_jobs
+from app.ledger import routes as ledger_routes
 from app.ledger.bootstrap import bootstrap_ledgers
 from app.org import pages as org_pages
 from app.org import routes as org_routes
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             auth_routes.AuthController,
             auth_pages.LoginPages,
             *org_routes.ROUTES,
+            *ledger_routes.ROUTES,
             *org_pages.ROUTES,
             *core_pages.ROUTES,
             create_static_files_router(

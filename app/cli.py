@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from app.core import cli as core_cli
+from app.ledger import cli as ledger_cli
 from app.org import cli as org_cli
 
 
@@ -13,5 +14,5 @@ def main() -> None:
     """The root command group."""
 
 
-for command in (*core_cli.COMMANDS, *org_cli.COMMANDS):
+for command in (*core_cli.COMMANDS, *ledger_cli.COMMANDS, *org_cli.COMMANDS):
     main.add_command(command)

@@ -20,10 +20,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth.access import Principal
-from app.core.errors import NotFound
+from app.core.auth import services as auth_services
+from app.core.auth.access import Principal, require_scope
+from app.core.auth.roles import REVIEWER_ROLES, Role
+from app.core.errors import DomainError, NotFound, RuleViolation
 from app.ledger import merkle
+from app.ledger.bundle import make_bundle
 from app.ledger.models import Ledger, LedgerCheckpoint, LedgerEntry, LedgerNode
+from app.ledger.note import Checkpoint, Verifier, open_checkpoint
 from app.ledger.rules import (
     ADMIN_LEDGER_NAME,
     Entry,
@@ -101,12 +105,23 @@ async def ledgers(db: AsyncSession) -> list[Ledger]:
 
 
 async def get_ledger(db: AsyncSession, ref: str | int) -> Ledger:
-    """A ledger by id or by origin."""
-    where = Ledger.id == int(ref) if str(ref).isdigit() else Ledger.origin == str(ref)
-    ledger = await db.scalar(select(Ledger).where(where))
-    if ledger is None:
-        raise NotFound(f"台账 {ref} 不存在。")
-    return ledger
+    """A ledger by id, by origin, or by the last part of its origin (a county code)."""
+    text_ref = str(ref)
+    wheres = [Ledger.origin == text_ref, Ledger.origin.endswith(f"/{text_ref}")]
+    if text_ref.isdigit():
+        wheres.insert(0, Ledger.id == int(text_ref))
+    for where in wheres:
+        found = list(await db.scalars(select(Ledger).where(where).limit(2)))
+        if len(found) == 1:
+            return found[0]
+    raise NotFound(f"台账 {ref} 不存在。")
+
+
+async def only_county_ledger(db: AsyncSession) -> Ledger:
+    found = list(await db.scalars(select(Ledger).where(Ledger.county_id.is_not(None)).limit(2)))
+    if len(found) != 1:
+        raise NotFound("本部署有多个县的台账，请用 --ledger 指定。")
+    return found[0]
 
 
 async def ledger_for_county(db: AsyncSession, county_id: int | None) -> Ledger:
@@ -351,3 +366,162 @@ async def entries_of_subject(
             .order_by(LedgerEntry.ledger_id, LedgerEntry.seq)
         )
     )
+
+
+# ---------------------------------------------------------------- who reads entries
+
+#: Roles that read whole entries of the ledgers their scope reaches.
+ENTRY_READERS = REVIEWER_ROLES | {Role.admin}
+
+
+async def may_read_entries(db: AsyncSession, principal: Principal | None, ledger: Ledger) -> bool:
+    """Reviewers and admins of the ledger's county (deployment-wide ones for the admin
+    ledger); everybody else sees leaf hashes only."""
+    if principal is None or not principal.has_any(ENTRY_READERS):
+        return False
+    path = await auth_services.unit_path(db, ledger.county_id)
+    if path is None:
+        return principal.scope_paths(ENTRY_READERS) is None
+    return principal.reaches(ENTRY_READERS, path)
+
+
+# ---------------------------------------------------------------- proofs
+
+
+@dataclass(frozen=True, slots=True)
+class Inclusion:
+    ledger: Ledger
+    entry: LedgerEntry
+    checkpoint: LedgerCheckpoint
+    path: list[bytes]
+
+
+async def prove_inclusion(
+    db: AsyncSession, ledger: Ledger, seq: int, size: int | None = None
+) -> Inclusion:
+    """The inclusion path of entry `seq` against the stored checkpoint of `size` (or the
+    latest), computed from O(log n) stored nodes."""
+    entry = await get_entry(db, ledger.id, seq)
+    checkpoint = await checkpoint_at(db, ledger.id, size)
+    if seq >= checkpoint.size:
+        raise RuleViolation(
+            f"第 {seq} 条记录晚于大小为 {checkpoint.size} 的检查点，"
+            "请等待下一个检查点（最多几分钟）或请管理员立即生成。"
+        )
+    path = await inclusion_proof(db, ledger.id, seq, int(checkpoint.size))
+    return Inclusion(ledger, entry, checkpoint, path)
+
+
+@dataclass(frozen=True, slots=True)
+class Consistency:
+    old: LedgerCheckpoint
+    new: LedgerCheckpoint
+    path: list[bytes]
+
+
+async def prove_consistency(
+    db: AsyncSession, ledger: Ledger, old_size: int, new_size: int | None = None
+) -> Consistency:
+    """The consistency proof between two stored checkpoints (the newer one defaults to the latest)."""
+    old = await checkpoint_at(db, ledger.id, old_size)
+    new = await checkpoint_at(db, ledger.id, new_size)
+    if old.size > new.size:
+        raise RuleViolation(f"起点检查点（大小 {old.size}）不能晚于终点检查点（大小 {new.size}）。")
+    path = await consistency_proof(db, ledger.id, int(old.size), int(new.size))
+    return Consistency(old, new, path)
+
+
+def entry_json(entry: LedgerEntry) -> dict[str, Any]:
+    """The entry exactly as it was hashed."""
+    decoded: dict[str, Any] = json.loads(bytes(entry.leaf))
+    return decoded
+
+
+async def proof_bundle(
+    db: AsyncSession, ledger: Ledger, seq: int, size: int | None = None
+) -> dict[str, Any]:
+    """The offline proof bundle of docs/ledger-bundle.md."""
+    proof = await prove_inclusion(db, ledger, seq, size)
+    return make_bundle(
+        origin=ledger.origin,
+        index=seq,
+        tree_size=int(proof.checkpoint.size),
+        entry=entry_json(proof.entry),
+        leaf=bytes(proof.entry.leaf),
+        inclusion_path=proof.path,
+        checkpoint_note=proof.checkpoint.note,
+    )
+
+
+# ---------------------------------------------------------------- a checkpoint somebody kept
+
+
+@dataclass(frozen=True, slots=True)
+class SavedCheck:
+    """Whether today's log still extends a checkpoint a reviewer saved earlier."""
+
+    saved: Checkpoint
+    ledger: Ledger
+    latest: LedgerCheckpoint | None
+    consistent: bool
+    detail: str
+
+
+async def check_saved_checkpoint(
+    db: AsyncSession, note_text: str, verifiers: list[Verifier]
+) -> SavedCheck:
+    """Open the saved note (NoteError when its signature fails) and prove, from the stored
+    nodes, that the latest signed checkpoint extends it."""
+    saved = open_checkpoint(note_text, verifiers)
+    ledger = await get_ledger(db, saved.origin)
+    latest = await db.scalar(
+        select(LedgerCheckpoint)
+        .where(LedgerCheckpoint.ledger_id == ledger.id)
+        .order_by(LedgerCheckpoint.size.desc())
+        .limit(1)
+    )
+    if latest is None or latest.size < saved.size:
+        return SavedCheck(
+            saved,
+            ledger,
+            latest,
+            False,
+            "服务器上没有不早于该检查点的已签名检查点：日志可能被截断或回滚。",
+        )
+    try:
+        path = await consistency_proof(db, ledger.id, saved.size, int(latest.size))
+    except LedgerDamaged as damaged:
+        return SavedCheck(saved, ledger, latest, False, f"服务器存储的树节点缺失：{damaged}")
+    ok = merkle.verify_consistency(
+        saved.size, int(latest.size), saved.root, bytes(latest.root), path
+    )
+    detail = (
+        f"一致：大小为 {latest.size} 的最新检查点包含了您保存的前 {saved.size} 条记录，未被改写。"
+        if ok
+        else f"不一致：服务器今天的日志不再包含您保存的前 {saved.size} 条记录——历史被改写过。"
+    )
+    return SavedCheck(saved, ledger, latest, ok, detail)
+
+
+async def latest_checkpoint(db: AsyncSession, ledger_id: int) -> LedgerCheckpoint | None:
+    row: LedgerCheckpoint | None = await db.scalar(
+        select(LedgerCheckpoint)
+        .where(LedgerCheckpoint.ledger_id == ledger_id)
+        .order_by(LedgerCheckpoint.size.desc())
+        .limit(1)
+    )
+    return row
+
+
+async def require_entry_reader(db: AsyncSession, actor: Principal, ledger: Ledger) -> None:
+    if not await may_read_entries(db, actor, ledger):
+        raise DomainError("该台账不在您账号的审查范围内，只能查看叶子哈希。", slug="out-of-scope")
+
+
+async def require_ledger_admin(db: AsyncSession, actor: Principal, ledger: Ledger) -> None:
+    path = await auth_services.unit_path(db, ledger.county_id)
+    if path is None:
+        if actor.scope_paths({Role.admin}) is not None:
+            raise DomainError("部署管理台账只能由全局管理员操作。", slug="out-of-scope")
+        return
+    require_scope(actor, {Role.admin}, path, "为该台账生成检查点")

@@ -63,6 +63,11 @@ def password_matches(password_hash: str, password: str) -> bool:
         return False
 
 
+async def unit_path(db: AsyncSession, unit_id: int | None) -> str | None:
+    """The materialised path of a unit (None: the whole deployment), for scope checks."""
+    return (await _scope_path(db, unit_id))[0]
+
+
 async def _scope_path(db: AsyncSession, unit_id: int | None) -> tuple[str | None, str]:
     if unit_id is None:
         return None, "全部"

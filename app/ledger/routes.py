@@ -1,0 +1,155 @@
+"""Ledger JSON API. Reading the log's shape, checkpoints and proofs is public — anyone
+holding a checkpoint must be able to check it; whole entries are for reviewers and admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, MediaType, Request, get, post
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.auth.access import Principal, allow, public
+from app.core.auth.roles import Role
+from app.core.clock import Clock
+from app.core.web import runtime_of
+from app.ledger import services
+from app.ledger.checkpoints import make_checkpoint, signer, verifiers
+from app.ledger.models import Ledger, LedgerCheckpoint
+from app.ledger.schemas import CheckpointMade, ConsistencyOut, EntryOut, InclusionOut, LedgerOut
+
+TEXT = MediaType.TEXT
+
+
+def _keys_dir(request: Request[Any, Any, Any]) -> Any:
+    return runtime_of(request).keys.keys_dir
+
+
+async def ledger_out(db: AsyncSession, ledger: Ledger) -> LedgerOut:
+    latest = await services.latest_checkpoint(db, ledger.id)
+    return LedgerOut(
+        ledger.id,
+        ledger.origin,
+        ledger.county_id,
+        int(ledger.size),
+        int(latest.size) if latest else None,
+    )
+
+
+class LedgerController(Controller):
+    path = "/api/v1/ledger"
+    tags = ("ledger",)
+
+    @get("/", opt=public())
+    async def list_ledgers(self, db: AsyncSession) -> list[LedgerOut]:
+        """Every ledger of this deployment with its size and latest checkpoint size."""
+        return [await ledger_out(db, ledger) for ledger in await services.ledgers(db)]
+
+    @get("/key", opt=public(), media_type=TEXT)
+    async def key(self, request: Request[Any, Any, Any]) -> str:
+        """The current C2SP verifier key of checkpoint signatures."""
+        return verifiers(_keys_dir(request))[0].to_string() + "\n"
+
+    @get("/keys", opt=public(), media_type=TEXT)
+    async def keys(self, request: Request[Any, Any, Any]) -> str:
+        """Every verifier key, current first, then those of rotated signing keys."""
+        return "".join(v.to_string() + "\n" for v in verifiers(_keys_dir(request)))
+
+    @get("/{ledger_id:int}/checkpoint", opt=public(), media_type=TEXT)
+    async def checkpoint(
+        self, db: AsyncSession, ledger_id: int, size: int | None = Parameter(default=None, ge=1)
+    ) -> str:
+        """The latest signed checkpoint note (or the stored one of `size`)."""
+        ledger = await services.get_ledger(db, ledger_id)
+        row: LedgerCheckpoint = await services.checkpoint_at(db, ledger.id, size)
+        return row.note
+
+    @post("/{ledger_id:int}/checkpoint", opt=allow(Role.admin), status_code=200)
+    async def make(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        clock: Clock,
+        actor: Principal,
+        ledger_id: int,
+    ) -> CheckpointMade:
+        """Sign a checkpoint now, if the ledger grew since the last one."""
+        ledger = await services.get_ledger(db, ledger_id)
+        await services.require_ledger_admin(db, actor, ledger)
+        made = await make_checkpoint(db, ledger.id, signer(_keys_dir(request)), clock.now())
+        row = made or await services.checkpoint_at(db, ledger.id, None)
+        return CheckpointMade(ledger.id, ledger.origin, int(row.size), made is not None, row.note)
+
+    @get("/{ledger_id:int}/entries/{seq:int}", opt=public())
+    async def entry(
+        self, db: AsyncSession, request: Request[Any, Any, Any], ledger_id: int, seq: int
+    ) -> EntryOut:
+        """The entry for reviewers and admins of the ledger's county; its leaf hash for others."""
+        ledger = await services.get_ledger(db, ledger_id)
+        row = await services.get_entry(db, ledger.id, seq)
+        out = EntryOut(ledger.id, ledger.origin, seq, bytes(row.leaf_hash).hex())
+        if await services.may_read_entries(db, request.scope.get("user"), ledger):
+            out.entry = services.entry_json(row)
+        return out
+
+    @get("/{ledger_id:int}/entries/{seq:int}/proof", opt=public())
+    async def proof(
+        self,
+        db: AsyncSession,
+        ledger_id: int,
+        seq: int,
+        size: int | None = Parameter(default=None, ge=1),
+    ) -> InclusionOut:
+        """Inclusion proof against the stored checkpoint of `size`, or the latest."""
+        ledger = await services.get_ledger(db, ledger_id)
+        proof = await services.prove_inclusion(db, ledger, seq, size)
+        return InclusionOut(
+            ledger.id,
+            ledger.origin,
+            seq,
+            int(proof.checkpoint.size),
+            bytes(proof.entry.leaf_hash).hex(),
+            [h.hex() for h in proof.path],
+            bytes(proof.checkpoint.root).hex(),
+            proof.checkpoint.note,
+        )
+
+    @get("/{ledger_id:int}/consistency", opt=public())
+    async def consistency(
+        self,
+        db: AsyncSession,
+        ledger_id: int,
+        from_size: int = Parameter(query="from", ge=1),
+        to_size: int | None = Parameter(query="to", default=None, ge=1),
+    ) -> ConsistencyOut:
+        """Consistency proof between two stored checkpoints (`to` defaults to the latest)."""
+        ledger = await services.get_ledger(db, ledger_id)
+        proof = await services.prove_consistency(db, ledger, from_size, to_size)
+        return ConsistencyOut(
+            ledger.id,
+            ledger.origin,
+            int(proof.old.size),
+            int(proof.new.size),
+            bytes(proof.old.root).hex(),
+            bytes(proof.new.root).hex(),
+            [h.hex() for h in proof.path],
+            proof.old.note,
+            proof.new.note,
+        )
+
+    @get("/{ledger_id:int}/entries/{seq:int}/bundle", opt=allow(*services.ENTRY_READERS))
+    async def bundle(
+        self,
+        db: AsyncSession,
+        actor: Principal,
+        ledger_id: int,
+        seq: int,
+        size: int | None = Parameter(default=None, ge=1),
+    ) -> dict[str, Any]:
+        """The offline proof bundle (docs/ledger-bundle.md) of one entry."""
+        ledger = await services.get_ledger(db, ledger_id)
+        await services.require_entry_reader(db, actor, ledger)
+        return await services.proof_bundle(db, ledger, seq, size)
+
+
+ROUTES = [LedgerController]
