@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+run: export JIEFANG_DEPLOYMENT ?= yunjiang
 run: $(STAMP)
 	$(BIN)/jiefang keys check >/dev/null 2>&1 || $(BIN)/jiefang keys init
 	$(BIN)/jiefang db upgrade

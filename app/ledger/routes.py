@@ -3,10 +3,10 @@ holding a checkpoint must be able to check it; whole entries are for reviewers a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, MediaType, Request, get, post
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Principal, allow, public
@@ -119,8 +119,8 @@ class LedgerController(Controller):
         self,
         db: AsyncSession,
         ledger_id: int,
-        from_size: int = Parameter(query="from", ge=1),
-        to_size: int | None = Parameter(query="to", default=None, ge=1),
+        from_size: Annotated[int, QueryParameter(name="from", ge=1)],
+        to_size: Annotated[int | None, QueryParameter(name="to", ge=1)] = None,
     ) -> ConsistencyOut:
         """Consistency proof between two stored checkpoints (`to` defaults to the latest)."""
         ledger = await services.get_ledger(db, ledger_id)

@@ -36,6 +36,7 @@ from app.ledger.rules import (
     staff_actor,
     system_actor,
 )
+from app.ledger.verify import verify_ledger
 
 Actor = Principal | Mapping[str, Any]
 
@@ -63,7 +64,13 @@ def actor_json(actor: Actor, role: str | None = None) -> dict[str, Any]:
 
 
 async def ensure_admin_ledger(db: AsyncSession, deployment: str, now: dt.datetime) -> Ledger:
-    """Create the deployment-wide ledger once; safe when several processes start at once."""
+    """Create the deployment-wide ledger once; safe when several processes start at once.
+
+    The deployment name is fixed by the first start: origins never change afterwards, so
+    a later JIEFANG_DEPLOYMENT does not open a second administration ledger."""
+    existing = await admin_ledger(db)
+    if existing is not None:
+        return existing
     origin = origin_of(deployment, ADMIN_LEDGER_NAME)
     values = {"origin": origin, "county_id": None, "size": 0, "frontier": b"", "created_at": now}
     dialect = db.get_bind().dialect.name
@@ -76,7 +83,9 @@ async def ensure_admin_ledger(db: AsyncSession, deployment: str, now: dt.datetim
 
 
 async def admin_ledger(db: AsyncSession) -> Ledger | None:
-    ledger: Ledger | None = await db.scalar(select(Ledger).where(Ledger.county_id.is_(None)))
+    ledger: Ledger | None = await db.scalar(
+        select(Ledger).where(Ledger.county_id.is_(None)).order_by(Ledger.id).limit(1)
+    )
     return ledger
 
 
@@ -171,7 +180,9 @@ _LOCK_SQL = (
     "RETURNING id, origin, size - 1 AS seq, frontier"
 )
 _LOCK_COUNTY = text(_LOCK_SQL.format(where="county_id = :county"))
-_LOCK_ADMIN = text(_LOCK_SQL.format(where="county_id IS NULL"))
+_LOCK_ADMIN = text(
+    _LOCK_SQL.format(where="id = (SELECT min(id) FROM ledgers WHERE county_id IS NULL)")
+)
 
 
 async def _lock_head(db: AsyncSession, county: int | None) -> tuple[int, str, int, bytes]:
@@ -463,44 +474,32 @@ class SavedCheck:
     saved: Checkpoint
     ledger: Ledger
     latest: LedgerCheckpoint | None
-    consistent: bool
+    consistent: bool  # today's log still begins with the saved tree
     detail: str
+    whole_ledger_ok: bool = True  # and nothing else in the ledger disagrees
 
 
 async def check_saved_checkpoint(
     db: AsyncSession, note_text: str, verifiers: list[Verifier]
 ) -> SavedCheck:
-    """Open the saved note (NoteError when its signature fails) and prove, from the stored
-    nodes, that the latest signed checkpoint extends it."""
+    """Open the saved note (NoteError when its signature fails), then rebuild its ledger from
+    the stored leaf bytes and check that today's log still begins with exactly the tree the
+    note signed — and that every stored checkpoint and node still agrees."""
     saved = open_checkpoint(note_text, verifiers)
     ledger = await get_ledger(db, saved.origin)
-    latest = await db.scalar(
-        select(LedgerCheckpoint)
-        .where(LedgerCheckpoint.ledger_id == ledger.id)
-        .order_by(LedgerCheckpoint.size.desc())
-        .limit(1)
-    )
-    if latest is None or latest.size < saved.size:
-        return SavedCheck(
-            saved,
-            ledger,
-            latest,
-            False,
-            "服务器上没有不早于该检查点的已签名检查点：日志可能被截断或回滚。",
+    latest = await latest_checkpoint(db, ledger.id)
+    report = await verify_ledger(db, ledger, verifiers, against=note_text, reencode=False)
+    others = "；".join(p.message.rstrip("。") for p in report.problems[:3])
+    if report.ok:
+        detail = (
+            f"一致：今天的日志（{report.entries} 条记录）以您保存的前 {saved.size} 条记录开头，"
+            "未被改写；服务器保存的全部检查点与树节点也都与重建结果相符。"
         )
-    try:
-        path = await consistency_proof(db, ledger.id, saved.size, int(latest.size))
-    except LedgerDamaged as damaged:
-        return SavedCheck(saved, ledger, latest, False, f"服务器存储的树节点缺失：{damaged}")
-    ok = merkle.verify_consistency(
-        saved.size, int(latest.size), saved.root, bytes(latest.root), path
-    )
-    detail = (
-        f"一致：大小为 {latest.size} 的最新检查点包含了您保存的前 {saved.size} 条记录，未被改写。"
-        if ok
-        else f"不一致：服务器今天的日志不再包含您保存的前 {saved.size} 条记录——历史被改写过。"
-    )
-    return SavedCheck(saved, ledger, latest, ok, detail)
+    elif report.against_matched:
+        detail = f"您保存的前 {saved.size} 条记录未被改写，但台账的其他部分有问题：{others}。"
+    else:
+        detail = f"不一致：{others}。"
+    return SavedCheck(saved, ledger, latest, bool(report.against_matched), detail, report.ok)
 
 
 async def latest_checkpoint(db: AsyncSession, ledger_id: int) -> LedgerCheckpoint | None:

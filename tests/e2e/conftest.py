@@ -82,6 +82,9 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _jiefang(env, "keys", "init")
     _jiefang(env, "db", "upgrade")
     _jiefang(env, "demo", "load")
+    # The demo goes through the services, so it is ledgered like real data and verifies.
+    _jiefang(env, "ledger", "checkpoint")
+    _jiefang(env, "ledger", "verify")
     port = _free_port()
     log = var_dir / "serve.log"
     with log.open("wb") as out:

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.ledger import merkle, note
 from app.ledger.bundle import (
@@ -375,6 +377,24 @@ def test_a_wrong_value_anywhere_is_refused_without_raising(key: str, value: Any)
     assert not verdict.ok
     assert all(isinstance(check, Check) and check.detail for check in verdict.checks)
     assert verdict.summary().startswith("该证明无效：")
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.sampled_from(sorted(_bundle())), value=JSON_VALUES)
+def test_any_json_value_in_any_field_never_raises(key: str, value: Any) -> None:
+    bundle = _bundle()
+    original = bundle[key]
+    bundle[key] = value
+    verdict = check_bundle(bundle, [VERIFIER])
+    assert verdict.summary()
+    assert not verdict.ok or value == original
 
 
 @pytest.mark.parametrize(
