@@ -11,12 +11,12 @@ from typing import Any
 
 from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
@@ -39,6 +39,7 @@ from app.core.web import (
     provide_principal,
 )
 from app.jobs import import_all_jobs
+from app.ledger import pages as ledger_pages
 from app.ledger import routes as ledger_routes
 from app.ledger.bootstrap import bootstrap_ledgers
 from app.org import pages as org_pages
@@ -48,6 +49,7 @@ APP_DIR = Path(__file__).parent
 TEMPLATE_DIRS: list[Path | PathLike[Any] | str] = [
     APP_DIR / "core" / "templates",
     APP_DIR / "org" / "templates",
+    APP_DIR / "ledger" / "templates",
 ]
 
 
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             *org_routes.ROUTES,
             *ledger_routes.ROUTES,
             *org_pages.ROUTES,
+            *ledger_pages.ROUTES,
             *core_pages.ROUTES,
             create_static_files_router(
                 path="/static", directories=[APP_DIR / "core" / "static"], opt=public()

@@ -29,6 +29,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "out-of-scope": (403, "超出账号的管辖范围"),
     "too-many-attempts": (429, "尝试次数过多"),
     "method-not-allowed": (405, "不支持该请求方式"),
+    "payload-too-large": (413, "提交的内容太大"),
     "internal-error": (500, "系统内部错误"),
 }
 

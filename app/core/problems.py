@@ -25,6 +25,7 @@ _HTTP_SLUGS = {
     404: "not-found",
     405: "method-not-allowed",
     409: "conflict",
+    413: "payload-too-large",
     422: "invalid-input",
     429: "too-many-attempts",
 }
@@ -33,6 +34,7 @@ _HTTP_DETAILS = {
     403: "无权进行此操作。",
     404: "您访问的地址不存在。",
     405: "该地址不支持这种请求方式。",
+    413: "提交的内容太大，请缩小文件后重试。",
 }
 
 
@@ -93,7 +95,7 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
     status = exc.status_code
     if status >= 500:
         log.error("server error on %s %s", request.method, request.url.path, exc_info=exc)
-    slug = _HTTP_SLUGS.get(status, "internal-error")
+    slug = _HTTP_SLUGS.get(status, "internal-error" if status >= 500 else "invalid-input")
     detail = _HTTP_DETAILS.get(status, exc.detail if status < 500 else "系统内部错误，请稍后再试。")
     if status == 403 and "CSRF" in str(exc.detail):
         detail = "页面已过期或来源不明，请刷新页面后重试。"
