@@ -166,7 +166,7 @@ async def append(
     leaf_hash = merkle.leaf_hash(leaf)
     peaks, nodes = merkle.append_leaf(seq, _split(frontier), leaf_hash)
     write = _write_pg if db.get_bind().dialect.name == "postgresql" else _write_generic
-    await write(db, ledger_id, entry, leaf, leaf_hash, nodes, b"".join(peaks))
+    await write(db, _Written(ledger_id, entry, leaf, leaf_hash, nodes, b"".join(peaks)))
     return Receipt(ledger_id, origin, seq, leaf_hash)
 
 
@@ -196,6 +196,18 @@ async def _lock_head(db: AsyncSession, county: int | None) -> tuple[int, str, in
     return int(row.id), str(row.origin), int(row.seq), bytes(row.frontier)
 
 
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """What one append writes: the entry row, the nodes it completes, the new frontier."""
+
+    ledger_id: int
+    entry: Entry
+    leaf: bytes
+    leaf_hash: bytes
+    nodes: list[tuple[int, int, bytes]]
+    frontier: bytes
+
+
 _WRITE_PG = text(
     """
     WITH entry AS (
@@ -214,65 +226,52 @@ _WRITE_PG = text(
 )
 
 
-async def _write_pg(
-    db: AsyncSession,
-    ledger_id: int,
-    entry: Entry,
-    leaf: bytes,
-    leaf_hash: bytes,
-    nodes: list[tuple[int, int, bytes]],
-    frontier: bytes,
-) -> None:
+async def _write_pg(db: AsyncSession, w: _Written) -> None:
     await db.execute(
         _WRITE_PG,
         {
-            "lid": ledger_id,
-            "seq": entry.seq,
-            "at": entry.recorded_at,
-            "actor": json.dumps(entry.actor),
-            "action": entry.action,
-            "stype": entry.subject_type,
-            "sid": entry.subject_id,
-            "payload": json.dumps(entry.payload),
-            "leaf": leaf,
-            "leaf_hash": leaf_hash,
-            "levels": [n[0] for n in nodes],
-            "idxs": [n[1] for n in nodes],
-            "hashes": [n[2] for n in nodes],
-            "frontier": frontier,
+            "lid": w.ledger_id,
+            "seq": w.entry.seq,
+            "at": w.entry.recorded_at,
+            "actor": json.dumps(w.entry.actor),
+            "action": w.entry.action,
+            "stype": w.entry.subject_type,
+            "sid": w.entry.subject_id,
+            "payload": json.dumps(w.entry.payload),
+            "leaf": w.leaf,
+            "leaf_hash": w.leaf_hash,
+            "levels": [n[0] for n in w.nodes],
+            "idxs": [n[1] for n in w.nodes],
+            "hashes": [n[2] for n in w.nodes],
+            "frontier": w.frontier,
         },
     )
 
 
-async def _write_generic(
-    db: AsyncSession,
-    ledger_id: int,
-    entry: Entry,
-    leaf: bytes,
-    leaf_hash: bytes,
-    nodes: list[tuple[int, int, bytes]],
-    frontier: bytes,
-) -> None:
+async def _write_generic(db: AsyncSession, w: _Written) -> None:
     await db.execute(
         insert(LedgerEntry).values(
-            ledger_id=ledger_id,
-            seq=entry.seq,
-            recorded_at=entry.recorded_at,
-            actor=dict(entry.actor),
-            action=entry.action,
-            subject_type=entry.subject_type,
-            subject_id=entry.subject_id,
-            payload=dict(entry.payload),
-            leaf=leaf,
-            leaf_hash=leaf_hash,
+            ledger_id=w.ledger_id,
+            seq=w.entry.seq,
+            recorded_at=w.entry.recorded_at,
+            actor=dict(w.entry.actor),
+            action=w.entry.action,
+            subject_type=w.entry.subject_type,
+            subject_id=w.entry.subject_id,
+            payload=dict(w.entry.payload),
+            leaf=w.leaf,
+            leaf_hash=w.leaf_hash,
         )
     )
-    if nodes:
+    if w.nodes:
         await db.execute(
             insert(LedgerNode),
-            [{"ledger_id": ledger_id, "level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes],
+            [
+                {"ledger_id": w.ledger_id, "level": lv, "idx": ix, "hash": h}
+                for lv, ix, h in w.nodes
+            ],
         )
-    await db.execute(update(Ledger).where(Ledger.id == ledger_id).values(frontier=frontier))
+    await db.execute(update(Ledger).where(Ledger.id == w.ledger_id).values(frontier=w.frontier))
 
 
 # ---------------------------------------------------------------- reading
