@@ -408,7 +408,7 @@ def _verified_inclusion(
         return InclusionResult(False, f"最新检查点的签名未通过验证：{bad}。")
     shown = Root.of(signed)
     when = local_time(row.created_at)
-    seq, size = int(proof.entry.seq), signed.size
+    seq, size = proof.seq, signed.size
     if signed.size == row.size and merkle.verify_inclusion(
         seq, size, leaf_hash, proof.path, signed.root
     ):

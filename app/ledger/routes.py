@@ -108,7 +108,7 @@ class LedgerController(Controller):
             ledger.origin,
             seq,
             int(proof.checkpoint.size),
-            bytes(proof.entry.leaf_hash).hex(),
+            proof.leaf_hash.hex(),
             [h.hex() for h in proof.path],
             bytes(proof.checkpoint.root).hex(),
             proof.checkpoint.note,

@@ -10,12 +10,13 @@ so the lock is held for two round trips whatever the log's length.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, text, update
+from sqlalchemy import TextClause, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -287,30 +288,40 @@ async def get_entry(db: AsyncSession, ledger_id: int, seq: int) -> LedgerEntry:
 async def nodes(
     db: AsyncSession, ledger_id: int, wanted: Iterable[tuple[int, int]]
 ) -> dict[tuple[int, int], bytes]:
-    """Stored hashes of complete subtrees, level 0 being the entries' leaf hashes."""
+    """Stored hashes of complete subtrees, level 0 being the entries' leaf hashes, in one
+    statement of point lookups joined by UNION ALL (a long OR makes SQLite's planner scan
+    the whole ledger instead of using the primary keys)."""
     wanted = set(wanted)
-    found: dict[tuple[int, int], bytes] = {}
-    leaves = sorted(i for level, i in wanted if level == 0)
-    if leaves:
-        rows = await db.execute(
-            select(LedgerEntry.seq, LedgerEntry.leaf_hash).where(
-                LedgerEntry.ledger_id == ledger_id, LedgerEntry.seq.in_(leaves)
-            )
-        )
-        found.update({(0, int(seq)): bytes(h) for seq, h in rows})
-    inner = sorted((lv, i) for lv, i in wanted if lv > 0)
-    if inner:
-        match = or_(*(and_(LedgerNode.level == lv, LedgerNode.idx == i) for lv, i in inner))
-        rows = await db.execute(
-            select(LedgerNode.level, LedgerNode.idx, LedgerNode.hash).where(
-                LedgerNode.ledger_id == ledger_id, match
-            )
-        )
-        found.update({(int(lv), int(i)): bytes(h) for lv, i, h in rows})
+    if not wanted:
+        return {}
+    leaves = sorted(idx for level, idx in wanted if level == 0)
+    inner = sorted((level, idx) for level, idx in wanted if level > 0)
+    params: dict[str, int] = {"ledger": ledger_id}
+    params.update({f"s{n}": idx for n, idx in enumerate(leaves)})
+    params.update({f"v{n}": level for n, (level, _) in enumerate(inner)})
+    params.update({f"n{n}": idx for n, (_, idx) in enumerate(inner)})
+    rows = await db.execute(_lookups(len(leaves), len(inner)), params)
+    found = {(int(level), int(idx)): bytes(h) for level, idx, h in rows}
     missing = wanted - set(found)
     if missing:
         raise LedgerDamaged(f"stored tree nodes are missing: {sorted(missing)[:5]}")
     return found
+
+
+@functools.lru_cache(maxsize=256)
+def _lookups(leaves: int, inner: int) -> TextClause:
+    """The SQL of `leaves` leaf and `inner` node point lookups (built once per shape: a
+    proof needs about forty, and building them as expressions costs more than the query)."""
+    parts = [
+        "SELECT 0 AS level, seq AS idx, leaf_hash AS hash FROM ledger_entries "
+        f"WHERE ledger_id = :ledger AND seq = :s{n}"
+        for n in range(leaves)
+    ] + [
+        "SELECT level, idx, hash FROM ledger_nodes "
+        f"WHERE ledger_id = :ledger AND level = :v{n} AND idx = :n{n}"
+        for n in range(inner)
+    ]
+    return text(" UNION ALL ".join(parts))
 
 
 class LedgerDamaged(RuntimeError):
@@ -401,7 +412,8 @@ async def may_read_entries(db: AsyncSession, principal: Principal | None, ledger
 @dataclass(frozen=True, slots=True)
 class Inclusion:
     ledger: Ledger
-    entry: LedgerEntry
+    seq: int
+    leaf_hash: bytes
     checkpoint: LedgerCheckpoint
     path: list[bytes]
 
@@ -410,16 +422,19 @@ async def prove_inclusion(
     db: AsyncSession, ledger: Ledger, seq: int, size: int | None = None
 ) -> Inclusion:
     """The inclusion path of entry `seq` against the stored checkpoint of `size` (or the
-    latest), computed from O(log n) stored nodes."""
-    entry = await get_entry(db, ledger.id, seq)
+    latest): the checkpoint and one statement of O(log n) point lookups."""
     checkpoint = await checkpoint_at(db, ledger.id, size)
     if seq >= checkpoint.size:
+        await get_entry(db, ledger.id, seq)  # an unknown seq is a 404, a recent one a 422
         raise RuleViolation(
             f"第 {seq} 条记录晚于大小为 {checkpoint.size} 的检查点，"
             "请等待下一个检查点（最多几分钟）或请管理员立即生成。"
         )
-    path = await inclusion_proof(db, ledger.id, seq, int(checkpoint.size))
-    return Inclusion(ledger, entry, checkpoint, path)
+    ranges = merkle.inclusion_ranges(seq, int(checkpoint.size))
+    wanted = {(0, seq)} | {node for r in ranges for node in merkle.range_nodes(*r)}
+    table = await nodes(db, ledger.id, wanted)
+    path = [merkle.range_hash(a, b, lambda lv, i: table[(lv, i)]) for a, b in ranges]
+    return Inclusion(ledger, seq, table[(0, seq)], checkpoint, path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,12 +467,13 @@ async def proof_bundle(
 ) -> dict[str, Any]:
     """The offline proof bundle of docs/ledger-bundle.md."""
     proof = await prove_inclusion(db, ledger, seq, size)
+    entry = await get_entry(db, ledger.id, seq)
     return make_bundle(
         origin=ledger.origin,
         index=seq,
         tree_size=int(proof.checkpoint.size),
-        entry=entry_json(proof.entry),
-        leaf=bytes(proof.entry.leaf),
+        entry=entry_json(entry),
+        leaf=bytes(entry.leaf),
         inclusion_path=proof.path,
         checkpoint_note=proof.checkpoint.note,
     )
