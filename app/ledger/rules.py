@@ -9,6 +9,8 @@ table and a test keeps the two in step.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +35,14 @@ class ActionSpec:
 ACTIONS: dict[str, ActionSpec] = {}
 
 
+_NAME = re.compile(r"^[a-z][a-z_]*$")
+
+
 def ledger_action(name: str, subject: str, summary: str, /, **fields: str) -> str:
     """Declare an action and its payload fields (field name -> meaning)."""
+    bad = [f for f in fields if not _NAME.match(f)]
+    if bad:
+        raise ValueError(f"ledger payload field names must be lowercase identifiers: {bad}")
     if name in ACTIONS and ACTIONS[name] != ActionSpec(name, subject, summary, fields):
         raise ValueError(f"ledger action {name} declared twice with different contracts")
     ACTIONS[name] = ActionSpec(name, subject, summary, dict(fields))
@@ -71,6 +79,28 @@ class Entry:
         return rfc8785.dumps(self.as_json())
 
 
+def encodes_to(value: Mapping[str, Any], leaf: bytes) -> bool:
+    """Whether RFC 8785 encodes `value` to exactly `leaf`, fast.
+
+    For what entries may hold — strings, integers, booleans, null, lists and objects whose
+    keys are ASCII (check_entry enforces it) — RFC 8785 is Python's sorted, compact,
+    non-ASCII-preserving JSON: the same escapes, and code-point order equals UTF-16 order
+    on ASCII keys. Equal bytes settle it; anything else is decided by rfc8785 itself.
+    """
+    try:
+        fast = json.dumps(
+            value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+        ).encode()
+    except (TypeError, ValueError, UnicodeEncodeError):
+        fast = b""
+    if fast == leaf:
+        return True
+    try:
+        return bool(rfc8785.dumps(value) == leaf)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError):
+        return False
+
+
 def origin_of(deployment: str, name: str) -> str:
     return f"{deployment}/{name}"
 
@@ -105,6 +135,8 @@ def _no_floats(value: Any, action: str) -> None:
     if isinstance(value, float):
         raise EntryRejected(f"{action}: floats are not allowed in ledger payloads")
     if isinstance(value, Mapping):
+        if not all(isinstance(k, str) and k.isascii() for k in value):
+            raise EntryRejected(f"{action}: payload object keys must be ASCII strings")
         for item in value.values():
             _no_floats(item, action)
     elif isinstance(value, list | tuple):

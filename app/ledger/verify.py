@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.ledger.audit import Rebuild
+from app.ledger.audit import Finished, Rebuild
 from app.ledger.models import Ledger, LedgerCheckpoint, LedgerEntry, LedgerNode
 from app.ledger.note import Checkpoint, NoteError, Verifier, open_checkpoint
-from app.ledger.rules import Entry
+from app.ledger.rules import Entry, encodes_to
 
 CHUNK = 20_000
 MAX_PROBLEMS = 20
@@ -70,7 +70,7 @@ class _Walk:
     last_good: int = 0  # size of the last checkpoint whose root matched
     stopped: bool = False
     reencode: bool = True
-    pending: dict[tuple[int, int], bytes] = field(default_factory=dict)  # nodes to compare
+    pending: dict[int, Finished] = field(default_factory=dict)  # nodes to compare, per level
 
 
 async def verify_ledger(
@@ -153,28 +153,32 @@ async def _read(db: AsyncSession, walk: _Walk, count: int) -> list[Any]:
     return rows
 
 
+_SEQ, _LEAF, _LEAF_HASH = 0, 7, 8  # positions in the rows `_read` selects
+
+
 def _check_rows(walk: _Walk, rows: list[Any]) -> None:
     report, first = walk.report, walk.rebuild.size
-    for offset, row in enumerate(rows):
-        if row.seq != first + offset:
-            report.add(
-                f"第 {first + offset} 条记录缺失（序号不连续，下一条为 {row.seq}）。",
-                first + offset,
-            )
-            rows[:] = rows[:offset]
-            walk.stopped = True
-            break
+    seqs = [r[_SEQ] for r in rows]
+    if seqs != list(range(first, first + len(rows))):
+        offset = next(k for k, seq in enumerate(seqs) if seq != first + k)
+        report.add(
+            f"第 {first + offset} 条记录缺失（序号不连续，下一条为 {seqs[offset]}）。",
+            first + offset,
+        )
+        rows[:] = rows[:offset]
+        walk.stopped = True
     started = time.perf_counter()
-    leaves = [bytes(r.leaf) for r in rows]
-    hashes, walk.pending = walk.rebuild.add(leaves)
-    for row, computed in zip(rows, hashes, strict=True):
-        if bytes(row.leaf_hash) != computed:
-            report.add(f"第 {row.seq} 条记录的叶子哈希与其叶子字节不符。", row.seq)
+    leaves = [r[_LEAF] for r in rows]
+    hashes, walk.pending = walk.rebuild.extend(leaves)
+    if hashes != [r[_LEAF_HASH] for r in rows]:
+        for row, computed in zip(rows, hashes, strict=True):
+            if bytes(row[_LEAF_HASH]) != computed:
+                report.add(f"第 {row.seq} 条记录的叶子哈希与其叶子字节不符。", row.seq)
     report.timings["hash_tree"] += time.perf_counter() - started
     if walk.reencode:
         started = time.perf_counter()
         for row, leaf in zip(rows, leaves, strict=True):
-            _check_columns(walk, row, leaf)
+            _check_columns(walk, row, bytes(leaf))
         report.timings["reencode"] += time.perf_counter() - started
     report.entries += len(rows)
 
@@ -190,47 +194,48 @@ def _check_columns(walk: _Walk, row: Any, leaf: bytes) -> None:
         row.subject_id,
         row.payload,
     )
-    if entry.leaf() == leaf:
+    stored = entry.as_json()
+    if encodes_to(stored, leaf):
         return
     try:
         hashed = json.loads(leaf)
     except ValueError:
         hashed = {}
-    stored = entry.as_json()
     differ = sorted(k for k in set(stored) | set(hashed) if stored.get(k) != hashed.get(k))
     fields = "、".join(differ) or "编码"
     walk.report.add(f"第 {row.seq} 条记录的列内容与其叶子字节不一致（{fields}）。", row.seq)
 
 
 async def _check_nodes(db: AsyncSession, walk: _Walk) -> None:
-    done = walk.pending
-    if not done:
-        return
-    levels: dict[int, list[int]] = {}
-    for level, idx in done:
-        levels.setdefault(level, []).append(idx)
-    started = time.perf_counter()
-    stored: dict[tuple[int, int], bytes] = {}
-    for level, idxs in levels.items():
+    """Compare the nodes the last chunk finished with the stored ones, level by level."""
+    bad: list[tuple[int, int, bool]] = []  # level, idx, stored at all
+    for level, run in walk.pending.items():
+        started = time.perf_counter()
+        last = run.first + len(run.hashes) - 1
         found = await db.execute(
-            select(LedgerNode.idx, LedgerNode.hash).where(
+            select(LedgerNode.idx, LedgerNode.hash)
+            .where(
                 LedgerNode.ledger_id == walk.ledger.id,
                 LedgerNode.level == level,
-                LedgerNode.idx.between(min(idxs), max(idxs)),
+                LedgerNode.idx.between(run.first, last),
             )
+            .order_by(LedgerNode.idx)
         )
-        stored.update({(level, int(i)): bytes(h) for i, h in found})
-    walk.report.timings["read"] += time.perf_counter() - started
-    for (level, idx), computed in sorted(
-        done.items(), key=lambda kv: (kv[0][1] << kv[0][0], kv[0][0])
-    ):
-        if stored.get((level, idx)) != computed:
-            span = (idx << level, ((idx + 1) << level) - 1)
-            what = "缺失" if (level, idx) not in stored else "与重建结果不符"
-            walk.report.add(
-                f"覆盖第 {span[0]}–{span[1]} 条的树节点（层 {level}，位置 {idx}）{what}。",
-                interval=span,
-            )
+        stored = {int(i): bytes(h) for i, h in found}
+        walk.report.timings["read"] += time.perf_counter() - started
+        if [stored.get(run.first + k) for k in range(len(run.hashes))] != run.hashes:
+            bad += [
+                (level, run.first + k, run.first + k in stored)
+                for k, h in enumerate(run.hashes)
+                if stored.get(run.first + k) != h
+            ]
+    for level, idx, present in sorted(bad, key=lambda b: (b[1] << b[0], b[0])):
+        span = (idx << level, ((idx + 1) << level) - 1)
+        what = "与重建结果不符" if present else "缺失"
+        walk.report.add(
+            f"覆盖第 {span[0]}–{span[1]} 条的树节点（层 {level}，位置 {idx}）{what}。",
+            interval=span,
+        )
 
 
 def _check_checkpoint(walk: _Walk, row: LedgerCheckpoint) -> None:

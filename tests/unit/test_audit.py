@@ -1,0 +1,60 @@
+"""The verifier's fast paths agree with the reference definitions they stand in for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.ledger import merkle
+from app.ledger.audit import Rebuild
+from app.ledger.rules import encodes_to
+
+leaves = st.lists(st.binary(max_size=40), min_size=1, max_size=300)
+
+
+@given(leaves, st.integers(min_value=1, max_value=50))
+def test_a_chunked_rebuild_finds_every_complete_node_and_the_root(
+    data: list[bytes], chunk: int
+) -> None:
+    hashes = [merkle.leaf_hash(leaf) for leaf in data]
+    expected: dict[tuple[int, int], bytes] = {}
+    peaks: list[bytes] = []
+    for size, leaf_hash in enumerate(hashes):
+        peaks, finished = merkle.append_leaf(size, peaks, leaf_hash)
+        expected.update({(level, idx): h for level, idx, h in finished})
+
+    rebuild, found, seen = Rebuild(), {}, []
+    for start in range(0, len(data), chunk):
+        got, nodes = rebuild.add(data[start : start + chunk])
+        seen += got
+        found.update(nodes)
+
+    assert seen == hashes
+    assert found == expected
+    assert rebuild.root() == merkle.root(hashes)
+    assert rebuild.frontier() == b"".join(peaks)
+
+
+ascii_keys = st.text(alphabet=st.characters(max_codepoint=127), max_size=8)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=12)
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(ascii_keys, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(ascii_keys, values, max_size=6))
+def test_the_fast_reencoding_accepts_exactly_the_rfc8785_bytes(value: dict[str, Any]) -> None:
+    canonical = rfc8785.dumps(value)
+    assert encodes_to(value, canonical)
+    assert not encodes_to(value, canonical + b" ")
+    assert not encodes_to({**value, "longer-than-any-key": 1}, canonical)
