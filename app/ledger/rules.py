@@ -79,6 +79,30 @@ class Entry:
         return rfc8785.dumps(self.as_json())
 
 
+_SEQ_MARK = b',"seq":0,"subject":{"id":'
+
+
+def leaf_parts(entry: Entry) -> tuple[bytes, bytes]:
+    """The leaf split around its `seq`: leaf == prefix + str(seq) + suffix for any seq.
+
+    RFC 8785 sorts keys, so the top-level `seq` comes right after `recorded_at` and right
+    before `subject`, whose object closes the leaf; the last such mark is the top-level one
+    (a string cannot contain it unescaped). The database splices the seq in under its lock.
+    """
+    zero = Entry(
+        entry.log,
+        0,
+        entry.recorded_at,
+        entry.actor,
+        entry.action,
+        entry.subject_type,
+        entry.subject_id,
+        entry.payload,
+    ).leaf()
+    at = zero.rindex(_SEQ_MARK) + len(b',"seq":')
+    return zero[:at], zero[at + 1 :]
+
+
 def encodes_to(value: Mapping[str, Any], leaf: bytes) -> bool:
     """Whether RFC 8785 encodes `value` to exactly `leaf`, fast.
 

@@ -2,13 +2,15 @@
 
 `append` is called by every service that changes state, in the same transaction as the
 change: if either fails, neither happens. It locks the ledger's head row (an UPDATE that
-bumps `size`), computes the leaf and the subtrees it completes from the head's frontier,
-and writes the entry, the new nodes and the new frontier — on PostgreSQL in one statement,
-so the lock is held for two round trips whatever the log's length.
+bumps `size`), hashes the leaf and the subtrees it completes from the head's frontier, and
+writes the entry, the new nodes and the new frontier. On PostgreSQL all of that is one
+server-side call (`ledger_append`, migration 0003), so the lock is held for that call and
+the commit only; on SQLite, whose writers are serialised anyway, the same steps run here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -33,6 +35,7 @@ from app.ledger.rules import (
     ADMIN_LEDGER_NAME,
     Entry,
     check_entry,
+    leaf_parts,
     origin_of,
     staff_actor,
     system_actor,
@@ -159,6 +162,14 @@ async def append(
     """Record one state change in `county`'s ledger (None: the administration ledger)."""
     subject_type, subject_id = subject[0], str(subject[1])
     check_entry(action, subject_type, payload)
+    if db.get_bind().dialect.name == "postgresql":
+        return await _append_pg(
+            db,
+            county,
+            Entry(
+                "", 0, at, actor_json(actor, role), action, subject_type, subject_id, dict(payload)
+            ),
+        )
     ledger_id, origin, seq, frontier = await _lock_head(db, county)
     entry = Entry(
         origin, seq, at, actor_json(actor, role), action, subject_type, subject_id, dict(payload)
@@ -166,9 +177,51 @@ async def append(
     leaf = entry.leaf()
     leaf_hash = merkle.leaf_hash(leaf)
     peaks, nodes = merkle.append_leaf(seq, _split(frontier), leaf_hash)
-    write = _write_pg if db.get_bind().dialect.name == "postgresql" else _write_generic
-    await write(db, _Written(ledger_id, entry, leaf, leaf_hash, nodes, b"".join(peaks)))
+    await _write_generic(db, _Written(ledger_id, entry, leaf, leaf_hash, nodes, b"".join(peaks)))
     return Receipt(ledger_id, origin, seq, leaf_hash)
+
+
+#: county id (None: administration) -> origin, as last seen; the database checks it.
+_ORIGINS: dict[int | None, str] = {}
+
+_APPEND_PG = text(
+    "SELECT out_ledger, out_seq, out_origin, out_leaf_hash FROM ledger_append("
+    ":county, :origin, :prefix, :suffix, :at, CAST(:actor AS jsonb), :action, :stype, :sid, "
+    "CAST(:payload AS jsonb))"
+)
+
+
+async def _append_pg(db: AsyncSession, county: int | None, draft: Entry) -> Receipt:
+    """One server-side call (migration 0003): the lock is held for it and the commit only.
+    The caller's origin is checked by the database; a stale one is refreshed and retried."""
+    for _attempt in range(2):
+        entry = dataclasses.replace(draft, log=_ORIGINS.get(county, ""))
+        prefix, suffix = leaf_parts(entry)
+        row = (
+            await db.execute(
+                _APPEND_PG,
+                {
+                    "county": county,
+                    "origin": entry.log,
+                    "prefix": prefix,
+                    "suffix": suffix,
+                    "at": entry.recorded_at,
+                    "actor": json.dumps(entry.actor),
+                    "action": entry.action,
+                    "stype": entry.subject_type,
+                    "sid": entry.subject_id,
+                    "payload": json.dumps(entry.payload),
+                },
+            )
+        ).one_or_none()
+        if row is None:
+            raise RuntimeError(f"no ledger for county {county}: run `jiefang db upgrade` first")
+        if row.out_seq is not None:
+            return Receipt(
+                int(row.out_ledger), entry.log, int(row.out_seq), bytes(row.out_leaf_hash)
+            )
+        _ORIGINS[county] = str(row.out_origin)
+    raise RuntimeError(f"the ledger of county {county} changed its origin while appending")
 
 
 def _split(frontier: bytes) -> list[bytes]:
@@ -207,46 +260,6 @@ class _Written:
     leaf_hash: bytes
     nodes: list[tuple[int, int, bytes]]
     frontier: bytes
-
-
-_WRITE_PG = text(
-    """
-    WITH entry AS (
-        INSERT INTO ledger_entries (ledger_id, seq, recorded_at, actor, action, subject_type,
-                                    subject_id, payload, leaf, leaf_hash)
-        VALUES (:lid, :seq, :at, CAST(:actor AS jsonb), :action, :stype, :sid,
-                CAST(:payload AS jsonb), :leaf, :leaf_hash)
-    ), nodes AS (
-        INSERT INTO ledger_nodes (ledger_id, level, idx, hash)
-        SELECT :lid, n.level, n.idx, n.hash
-        FROM unnest(CAST(:levels AS integer[]), CAST(:idxs AS bigint[]),
-                    CAST(:hashes AS bytea[])) AS n(level, idx, hash)
-    )
-    UPDATE ledgers SET frontier = :frontier WHERE id = :lid
-    """
-)
-
-
-async def _write_pg(db: AsyncSession, w: _Written) -> None:
-    await db.execute(
-        _WRITE_PG,
-        {
-            "lid": w.ledger_id,
-            "seq": w.entry.seq,
-            "at": w.entry.recorded_at,
-            "actor": json.dumps(w.entry.actor),
-            "action": w.entry.action,
-            "stype": w.entry.subject_type,
-            "sid": w.entry.subject_id,
-            "payload": json.dumps(w.entry.payload),
-            "leaf": w.leaf,
-            "leaf_hash": w.leaf_hash,
-            "levels": [n[0] for n in w.nodes],
-            "idxs": [n[1] for n in w.nodes],
-            "hashes": [n[2] for n in w.nodes],
-            "frontier": w.frontier,
-        },
-    )
 
 
 async def _write_generic(db: AsyncSession, w: _Written) -> None:

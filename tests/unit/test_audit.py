@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import rfc8785
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from app.ledger import merkle
 from app.ledger.audit import Rebuild
-from app.ledger.rules import encodes_to
+from app.ledger.rules import Entry, encodes_to, leaf_parts
 
 leaves = st.lists(st.binary(max_size=40), min_size=1, max_size=300)
 
@@ -58,3 +59,25 @@ def test_the_fast_reencoding_accepts_exactly_the_rfc8785_bytes(value: dict[str, 
     assert encodes_to(value, canonical)
     assert not encodes_to(value, canonical + b" ")
     assert not encodes_to({**value, "longer-than-any-key": 1}, canonical)
+
+
+@given(
+    st.integers(min_value=0, max_value=2**53 - 1),
+    st.dictionaries(st.sampled_from(["seq", "subject", "county", "fields"]), values, max_size=3),
+    st.text(max_size=10),
+)
+def test_a_leaf_split_around_its_seq_rebuilds_the_leaf_of_any_seq(
+    seq: int, payload: dict[str, Any], subject_id: str
+) -> None:
+    entry = Entry(
+        "yunjiang/339921",
+        seq,
+        dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC),
+        {"kind": "system", "job": "tests"},
+        "org.person.created",
+        "person",
+        subject_id,
+        payload,
+    )
+    prefix, suffix = leaf_parts(entry)
+    assert prefix + str(seq).encode() + suffix == entry.leaf()
