@@ -173,6 +173,38 @@ async def rewrite_history(factory: Factory, origin: str, ledger_id: int, seq: in
         )
 
 
+async def cut_log(factory: Factory, ledger_id: int, keep: int, *, cover_tracks: bool) -> None:
+    """A DBA rolls the log back to `keep` entries and fixes the head to match; covering
+    their tracks, they also delete the nodes past the cut and the later checkpoints."""
+    leaves = [bytes(e.leaf) for e in await entries(factory, ledger_id)][:keep]
+    rebuild = Rebuild()
+    rebuild.add(leaves)
+    async with transaction(factory) as db:
+        await as_dba(db)
+        await db.execute(
+            delete(LedgerEntry).where(LedgerEntry.ledger_id == ledger_id, LedgerEntry.seq >= keep)
+        )
+        if cover_tracks:
+            for level in range(1, 64):
+                await db.execute(
+                    delete(LedgerNode).where(
+                        LedgerNode.ledger_id == ledger_id,
+                        LedgerNode.level == level,
+                        LedgerNode.idx >= keep >> level,
+                    )
+                )
+            await db.execute(
+                delete(LedgerCheckpoint).where(
+                    LedgerCheckpoint.ledger_id == ledger_id, LedgerCheckpoint.size > keep
+                )
+            )
+        await db.execute(
+            update(Ledger)
+            .where(Ledger.id == ledger_id)
+            .values(size=keep, frontier=rebuild.frontier())
+        )
+
+
 async def admin_principal(factory: Factory, clock: FixedClock) -> Principal:
     async with factory() as db:
         account_id = await db.scalar(select(Account.id).where(Account.username == "admin"))
@@ -537,30 +569,7 @@ async def test_a_log_rolled_back_below_a_saved_checkpoint_is_reported_as_truncat
     await add_people(factory, clock, county.county, 5)
     saved = await sign(factory, led.id, keys_dir, clock)
     keep = led.size + 2
-    leaves = [bytes(e.leaf) for e in await entries(factory, led.id)][:keep]
-    rebuild = Rebuild()
-    rebuild.add(leaves)
-    async with transaction(factory) as db:
-        await as_dba(db)
-        await db.execute(
-            delete(LedgerEntry).where(LedgerEntry.ledger_id == led.id, LedgerEntry.seq >= keep)
-        )
-        for level in range(1, saved.size.bit_length() + 1):  # nodes reaching past the cut
-            await db.execute(
-                delete(LedgerNode).where(
-                    LedgerNode.ledger_id == led.id,
-                    LedgerNode.level == level,
-                    LedgerNode.idx >= keep >> level,
-                )
-            )
-        await db.execute(
-            delete(LedgerCheckpoint).where(
-                LedgerCheckpoint.ledger_id == led.id, LedgerCheckpoint.size > keep
-            )
-        )
-        await db.execute(
-            update(Ledger).where(Ledger.id == led.id).values(size=keep, frontier=rebuild.frontier())
-        )
+    await cut_log(factory, led.id, keep, cover_tracks=True)
 
     assert (await verify(factory, led.id, keys_dir)).ok, "consistent on its own"
     report = await verify(factory, led.id, keys_dir, against=saved.note)
@@ -576,17 +585,7 @@ async def test_a_truncation_below_a_stored_checkpoint_is_found_also_when_checkin
     await add_people(factory, clock, county.county, 5)
     newer = await sign(factory, led.id, keys_dir, clock)
     keep = older.size + 2
-    leaves = [bytes(e.leaf) for e in await entries(factory, led.id)][:keep]
-    rebuild = Rebuild()
-    rebuild.add(leaves)
-    async with transaction(factory) as db:
-        await as_dba(db)
-        await db.execute(
-            delete(LedgerEntry).where(LedgerEntry.ledger_id == led.id, LedgerEntry.seq >= keep)
-        )
-        await db.execute(
-            update(Ledger).where(Ledger.id == led.id).values(size=keep, frontier=rebuild.frontier())
-        )
+    await cut_log(factory, led.id, keep, cover_tracks=False)
 
     report = await verify(factory, led.id, keys_dir, against=older.note)
     assert not report.ok
