@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.keys import KEY_SPECS
+from app.core.keys import KEY_SPECS, spec
 from app.ledger import merkle
 from app.ledger.models import Ledger, LedgerCheckpoint
 from app.ledger.note import Checkpoint, Signer, Verifier, sign_checkpoint
@@ -26,6 +26,8 @@ from app.ledger.services import (
     append,
     consistency_proof,
     entries_of_subject,
+    frontier_peaks,
+    latest_checkpoint,
     root_at,
 )
 
@@ -47,18 +49,14 @@ KEY_RETIRED = ledger_action(
 LEDGER_KEY = "ledger"
 
 
-def _spec_file(name: str) -> str:
-    return next(s.filename for s in KEY_SPECS if s.name == name)
-
-
 def signer(keys_dir: Path) -> Signer:
-    return Signer.from_string((keys_dir / _spec_file(LEDGER_KEY)).read_text().strip())
+    return Signer.from_string((keys_dir / spec(LEDGER_KEY).filename).read_text().strip())
 
 
 def verifiers(keys_dir: Path) -> list[Verifier]:
     """The current verifier key first, then those of retired signing keys."""
     current = signer(keys_dir).verifier()
-    retired = sorted((keys_dir / "retired").glob(f"*-{_spec_file(LEDGER_KEY)}"))
+    retired = sorted((keys_dir / "retired").glob(f"*-{spec(LEDGER_KEY).filename}"))
     old = [Signer.from_string(p.read_text().strip()).verifier() for p in retired]
     return [current, *(v for v in old if v != current)]
 
@@ -76,12 +74,12 @@ class KeyFile:
 
 def key_files(keys_dir: Path) -> list[KeyFile]:
     found: list[KeyFile] = []
-    for spec in KEY_SPECS:
-        current = keys_dir / spec.filename
+    for key_spec in KEY_SPECS:
+        current = keys_dir / key_spec.filename
         if current.is_file():
-            found.append(KeyFile(spec.name, current, False))
-        for path in sorted((keys_dir / "retired").glob(f"*-{spec.filename}")):
-            found.append(KeyFile(spec.name, path, True))
+            found.append(KeyFile(key_spec.name, current, False))
+        for path in sorted((keys_dir / "retired").glob(f"*-{key_spec.filename}")):
+            found.append(KeyFile(key_spec.name, path, True))
     return found
 
 
@@ -137,17 +135,11 @@ async def make_checkpoint(
     ledger = await db.scalar(select(Ledger).where(Ledger.id == ledger_id).with_for_update())
     if ledger is None:
         raise LookupError(ledger_id)
-    last = await db.scalar(
-        select(LedgerCheckpoint)
-        .where(LedgerCheckpoint.ledger_id == ledger_id)
-        .order_by(LedgerCheckpoint.size.desc())
-        .limit(1)
-    )
+    last = await latest_checkpoint(db, ledger_id)
     size = int(ledger.size)
     if size == 0 or (last is not None and last.size >= size):
         return None
-    peaks = [ledger.frontier[i : i + 32] for i in range(0, len(ledger.frontier), 32)]
-    root = merkle.root_from_peaks(peaks)
+    root = merkle.root_from_peaks(frontier_peaks(ledger.frontier))
     if await root_at(db, ledger_id, size) != root:
         raise InconsistentLog(
             f"{ledger.origin}: the head's frontier disagrees with the stored nodes"

@@ -176,7 +176,7 @@ async def append(
     )
     leaf = entry.leaf()
     leaf_hash = merkle.leaf_hash(leaf)
-    peaks, nodes = merkle.append_leaf(seq, _split(frontier), leaf_hash)
+    peaks, nodes = merkle.append_leaf(seq, frontier_peaks(frontier), leaf_hash)
     await _write_generic(db, _Written(ledger_id, entry, leaf, leaf_hash, nodes, b"".join(peaks)))
     return Receipt(ledger_id, origin, seq, leaf_hash)
 
@@ -224,7 +224,8 @@ async def _append_pg(db: AsyncSession, county: int | None, draft: Entry) -> Rece
     raise RuntimeError(f"the ledger of county {county} changed its origin while appending")
 
 
-def _split(frontier: bytes) -> list[bytes]:
+def frontier_peaks(frontier: bytes) -> list[bytes]:
+    """The head's stored frontier as its peak hashes, left to right."""
     size = merkle.HASH_SIZE
     return [frontier[i : i + size] for i in range(0, len(frontier), size)]
 
@@ -368,10 +369,10 @@ async def root_at(db: AsyncSession, ledger_id: int, size: int) -> bytes:
 
 async def checkpoint_at(db: AsyncSession, ledger_id: int, size: int | None) -> LedgerCheckpoint:
     """The stored checkpoint of `size`, or the latest one."""
-    query = select(LedgerCheckpoint).where(LedgerCheckpoint.ledger_id == ledger_id)
-    if size is not None:
-        query = query.where(LedgerCheckpoint.size == size)
-    row = await db.scalar(query.order_by(LedgerCheckpoint.size.desc()).limit(1))
+    if size is None:
+        row = await latest_checkpoint(db, ledger_id)
+    else:
+        row = await db.get(LedgerCheckpoint, (ledger_id, size))
     if row is None:
         what = f"大小为 {size} 的检查点" if size is not None else "任何检查点"
         raise NotFound(f"该台账还没有{what}。")

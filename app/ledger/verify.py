@@ -292,7 +292,3 @@ def _check_head(walk: _Walk, saved: Checkpoint | None, stored_sizes: list[int]) 
             f"存在大小为 {missing[0]} 的检查点，但日志只有 {rebuilt.size} 条：日志被截断。",
             rebuilt.size,
         )
-
-
-async def all_ledgers(db: AsyncSession) -> list[Ledger]:
-    return list(await db.scalars(select(Ledger).order_by(Ledger.id)))

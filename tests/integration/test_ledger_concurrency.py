@@ -38,7 +38,8 @@ from app.core.keys import KEY_SPECS
 from app.core.settings import Settings
 from app.ledger.checkpoints import KEY_CREATED, make_checkpoint, signer, verifiers
 from app.ledger.models import Ledger, LedgerEntry
-from app.ledger.verify import all_ledgers, verify_ledger
+from app.ledger.services import ledgers as all_ledgers
+from app.ledger.verify import verify_ledger
 from app.org.services import PERSON_CREATED
 from tests.integration.conftest import PASSWORD, County
 
