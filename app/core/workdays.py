@@ -371,6 +371,11 @@ class WorkCalendar:
         """
         return cls(_official_by_year(official_years), _local_names(local_rest_days))
 
+    def with_official(self, years: Iterable[OfficialYear]) -> WorkCalendar:
+        """This calendar with more (or corrected) official years; local rest days stay."""
+        merged = {**self._official, **{y.year: y for y in years}}
+        return WorkCalendar(merged, self._local)
+
     def _table(self, year: int) -> _YearTable:
         table = self._tables.get(year)
         if table is not None:
