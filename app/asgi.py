@@ -44,12 +44,16 @@ from app.ledger import routes as ledger_routes
 from app.ledger.bootstrap import bootstrap_ledgers
 from app.org import pages as org_pages
 from app.org import routes as org_routes
+from app.scheduling import meeting_pages
+from app.scheduling import pages as scheduling_pages
+from app.scheduling import routes as scheduling_routes
 
 APP_DIR = Path(__file__).parent
 TEMPLATE_DIRS: list[Path | PathLike[Any] | str] = [
     APP_DIR / "core" / "templates",
     APP_DIR / "org" / "templates",
     APP_DIR / "ledger" / "templates",
+    APP_DIR / "scheduling" / "templates",
 ]
 
 
@@ -87,8 +91,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             auth_pages.LoginPages,
             *org_routes.ROUTES,
             *ledger_routes.ROUTES,
+            *scheduling_routes.ROUTES,
             *org_pages.ROUTES,
             *ledger_pages.ROUTES,
+            *meeting_pages.ROUTES,
+            *scheduling_pages.ROUTES,
             *core_pages.ROUTES,
             create_static_files_router(
                 path="/static", directories=[APP_DIR / "core" / "static"], opt=public()

@@ -5,4 +5,5 @@ from __future__ import annotations
 
 def import_all_jobs() -> None:
     import app.core.maintenance
-    import app.ledger.jobs  # noqa: F401
+    import app.ledger.jobs
+    import app.scheduling.jobs  # noqa: F401

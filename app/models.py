@@ -7,4 +7,5 @@ def import_all_models() -> None:
     import app.core.auth.models
     import app.core.models
     import app.ledger.models
-    import app.org.models  # noqa: F401
+    import app.org.models
+    import app.scheduling.models  # noqa: F401

@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -57,6 +57,13 @@ class JobContext:
                 .where(Job.id == self.job_id)
                 .values(progress=values, updated_at=self.clock.now())
             )
+
+    @contextlib.asynccontextmanager
+    async def separate(self) -> AsyncIterator[AsyncSession]:
+        """A short transaction of its own. A job that computes for long (a roster solve)
+        reads its input here, so no lock is held while it computes, then writes in `db`."""
+        async with self._factory() as side, side.begin():
+            yield side
 
 
 JobHandler = Callable[[JobContext], Awaitable[dict[str, Any] | None]]

@@ -89,7 +89,8 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = var_dir / "serve.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [str(JIEFANG), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            # With its worker, as `make run` serves: a roster solve is a job.
+            [str(JIEFANG), "serve", "--host", "127.0.0.1", "--port", str(port), "--with-worker"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -1,8 +1,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from litestar import Litestar
@@ -22,6 +29,7 @@ from app.org.schemas import PersonIn, PostIn, TenureIn, UnitIn
 
 PASSWORD = "correct-horse-9"
 SYSTEM = system_principal("tests")
+RADICALE_STARTUP_SECONDS = 30.0
 
 
 @dataclass
@@ -134,3 +142,78 @@ async def bearer(client: AsyncTestClient[Litestar], username: str) -> dict[str, 
     )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+# ---------------------------------------------------------------- a CalDAV server
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _config(folder: Path, port: int) -> str:
+    return (
+        "[server]\n"
+        f"hosts = 127.0.0.1:{port}\n"
+        "[auth]\n"
+        "type = none\n"
+        "[rights]\n"
+        "type = owner_only\n"
+        "[storage]\n"
+        f"filesystem_folder = {folder}\n"
+        "[web]\n"
+        "type = none\n"
+        "[logging]\n"
+        "level = warning\n"
+    )
+
+
+def _wait_until_answering(server: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + RADICALE_STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"radicale exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return  # any HTTP status means the server is up
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(
+        f"radicale did not answer on {url} within {RADICALE_STARTUP_SECONDS}s:\n{log.read_text()}"
+    )
+
+
+@pytest.fixture(scope="session")
+def radicale_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Radicale CalDAV server (a subprocess, no authentication) for the whole run; tests
+    make their own calendar collections in it."""
+    pytest.importorskip(
+        "radicale", reason="radicale is not installed (a dev dependency: pip install -e .[dev])"
+    )
+    root = tmp_path_factory.mktemp("radicale")
+    port = _free_port()
+    config = root / "config"
+    config.write_text(_config(root / "collections", port), encoding="utf-8")
+    log = root / "radicale.log"
+    url = f"http://127.0.0.1:{port}/"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "radicale", "--config", str(config)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_answering(server, url, log)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
