@@ -216,6 +216,8 @@ async def save_venue(
         for k, v in values.items():
             setattr(venue, k, v)
         venue.updated_at = now
+        if {"name", "address", "sessions"} & set(changed):
+            await _touch_sittings(db, now, Sitting.venue_id == venue.id)
     await db.flush()
     await _record(
         db,
@@ -332,6 +334,8 @@ async def save_rule(
         for k, v in values.items():
             setattr(rule, k, v)
         rule.updated_at = now
+        if {"name", "venue_id", "options"} & set(changed):
+            await _touch_sittings(db, now, Sitting.rule_id == rule.id, venue_id=rule.venue_id)
     await db.flush()
     await _record(
         db,
@@ -345,6 +349,21 @@ async def save_rule(
         fields=changed,
     )
     return rule
+
+
+async def _touch_sittings(
+    db: AsyncSession, now: dt.datetime, which: ColumnElement[bool], venue_id: int | None = None
+) -> None:
+    """A change calendars show (a venue's address or hours, a rule's name or venue) is a
+    new version of every coming sitting it concerns: SEQUENCE goes up (RFC 5545 §3.8.7.4)
+    so subscribed calendars take the update; a rule moved to another venue moves them."""
+    today = now.astimezone(SHANGHAI).date()
+    query = select(Sitting).where(which, Sitting.day >= today, Sitting.status == "scheduled")
+    for sitting in await db.scalars(query):
+        sitting.sequence += 1
+        sitting.updated_at = now
+        if venue_id is not None:
+            sitting.venue_id = venue_id
 
 
 async def get_rule(db: AsyncSession, rule_id: int) -> ReceptionRule:

@@ -197,16 +197,19 @@ def _objective(rm: RosterModel) -> tuple[cp_model.LinearExprT, int]:
 
 
 class _Watch(cp_model.CpSolverSolutionCallback):
-    def __init__(self, started: float, report: Callable[[float, float], None]) -> None:
+    """Reports each better roster: its soft penalties and, when no changes are priced into
+    the objective, CP-SAT's bound (with changes priced in, the bound is not in penalties)."""
+
+    def __init__(self, started: float, budget: Budget, rm: RosterModel, big: int) -> None:
         super().__init__()
-        self.started = started
+        self.started, self.budget, self.rm, self.big = started, budget, rm, big
         self.first: float | None = None
-        self.report = report
 
     def on_solution_callback(self) -> None:
         if self.first is None:
             self.first = time.perf_counter() - self.started
-        self.report(self.objective_value, self.best_objective_bound)
+        penalty = sum(p.weight * self.value(p.var) for p in self.rm.penalties)
+        self.budget.report(penalty, None if self.big else self.best_objective_bound)
 
 
 @dataclass(slots=True)
@@ -249,7 +252,7 @@ def run(rm: RosterModel, budget: Budget, part: Part) -> cp_model.CpSolver:
     solver.parameters.random_seed = budget.seed
     for name, value in budget.tuning.items():
         setattr(solver.parameters, name, value)
-    watch = _Watch(budget.started, budget.report)
+    watch = _Watch(budget.started, budget, rm, big)
     code = solver.solve(rm.model, watch)
     part.status = _STATUS.get(code, Status.unknown)
     part.first_solution_s = watch.first

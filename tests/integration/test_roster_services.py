@@ -282,3 +282,18 @@ async def test_bad_input_changes_nothing(
     async with factory() as db:
         assert await services.unavailability_of(db, little.county, START, END) == []
         assert await services.rosters_of(db, SYSTEM, little.county) == []
+
+
+async def test_a_new_venue_address_is_a_new_version_of_every_coming_sitting_there(
+    factory: async_sessionmaker[AsyncSession], clock: FixedClock, little: Little, worker: Worker
+) -> None:
+    await _publish(factory, clock, await _solve(factory, clock, worker, little.county))
+    async with transaction(factory) as db:
+        venue = (await services.venues_of(db, little.county))[0]
+        moved = VenueIn(venue.unit_id, venue.name, "排班县新华路8号", DAY)
+        await services.save_venue(db, SYSTEM, clock.now(), moved, venue.id)
+    async with factory() as db:
+        sittings = list(await db.scalars(select(Sitting).where(Sitting.venue_id == venue.id)))
+    today = dt.date(2026, 3, 2)  # the clock's day in Asia/Shanghai
+    assert {s.sequence for s in sittings if s.day >= today} == {1}
+    assert {s.sequence for s in sittings if s.day < today} == {0}
