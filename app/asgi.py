@@ -44,7 +44,7 @@ from app.ledger import routes as ledger_routes
 from app.ledger.bootstrap import bootstrap_ledgers
 from app.org import pages as org_pages
 from app.org import routes as org_routes
-from app.scheduling import meeting_pages
+from app.scheduling import booking_routes, meeting_pages
 from app.scheduling import pages as scheduling_pages
 from app.scheduling import routes as scheduling_routes
 
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             *org_routes.ROUTES,
             *ledger_routes.ROUTES,
             *scheduling_routes.ROUTES,
+            *booking_routes.ROUTES,
             *org_pages.ROUTES,
             *ledger_pages.ROUTES,
             *meeting_pages.ROUTES,

@@ -12,9 +12,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -196,3 +198,90 @@ class CalendarToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SlotSeats(Base):
+    """The seats of one booking slot of a sitting. `taken` changes only through one
+    conditional UPDATE (`taken < seats`), so two processes can never both take the last
+    seat; a row is created the first time the slot is booked."""
+
+    __tablename__ = "slot_seats"
+
+    sitting_id: Mapped[int] = mapped_column(ForeignKey("sittings.id"), primary_key=True)
+    slot_start: Mapped[str] = mapped_column(String(5), primary_key=True)
+    seats: Mapped[int] = mapped_column(Integer)
+    taken: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class BookingQuota(Base):
+    """Active bookings of one citizen (by keyed hash of identity or mobile) in one month;
+    moved by conditional UPDATEs like the seats, so a limit holds under concurrency."""
+
+    __tablename__ = "booking_quotas"
+
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class QueueCounter(Base):
+    """The last queue number given out at a sitting (预约叫号)."""
+
+    __tablename__ = "queue_counters"
+
+    sitting_id: Mapped[int] = mapped_column(ForeignKey("sittings.id"), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Booking(Base):
+    """One batch of visitors (一批次) at a sitting: one seat whatever its party size.
+    Identity and mobile numbers are stored encrypted, with a keyed hash for matching."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        Index("ix_bookings_sitting_status", "sitting_id", "status"),
+        Index("ix_bookings_mobile_hash", "mobile_hash"),
+        # One active booking per citizen per sitting, held by the database itself.
+        Index(
+            "uq_bookings_active_identity",
+            "sitting_id",
+            "id_hash",
+            unique=True,
+            sqlite_where=text("status IN ('booked', 'waitlisted', 'checked_in')"),
+            postgresql_where=text("status IN ('booked', 'waitlisted', 'checked_in')"),
+        ),
+        Index(
+            "uq_bookings_active_mobile",
+            "sitting_id",
+            "mobile_hash",
+            unique=True,
+            sqlite_where=text("status IN ('booked', 'waitlisted', 'checked_in')"),
+            postgresql_where=text("status IN ('booked', 'waitlisted', 'checked_in')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    county_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    sitting_id: Mapped[int] = mapped_column(ForeignKey("sittings.id"))
+    slot_start: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    queue_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    name: Mapped[str] = mapped_column(String(32))
+    mobile_hash: Mapped[str] = mapped_column(String(64))
+    mobile_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    id_type: Mapped[str] = mapped_column(String(24))
+    id_hash: Mapped[str] = mapped_column(String(64))
+    id_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    id_masked: Mapped[str] = mapped_column(String(32))
+    topic: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(String(300))
+    party_size: Mapped[int] = mapped_column(Integer, default=1)
+    representatives: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    sitting: Mapped[Sitting] = relationship(lazy="joined")

@@ -264,3 +264,65 @@ class MeetingIn(msgspec.Struct, forbid_unknown_fields=True):
     posts: list[int] = []
     unit_kinds: list[str] = []
     override_reason: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+
+
+# --------------------------------------------------------------------------- bookings
+
+
+class BookingIn(msgspec.Struct, forbid_unknown_fields=True):
+    sitting_id: int
+    channel: Annotated[str, msgspec.Meta(pattern="^(online|phone|in_person)$")]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    mobile: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+    id_type: str
+    id_number: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+    topic: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    summary: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    slot_start: str | None = None
+    party_size: Annotated[int, msgspec.Meta(ge=1, le=500)] = 1
+    representatives: list[str] = []
+    waitlist: bool = False
+
+
+class ReceiptOut(msgspec.Struct):
+    ledger: str
+    seq: int
+    leaf_hash: str
+
+
+class BookingOut(msgspec.Struct):
+    code: str
+    status: str
+    channel: str
+    sitting_id: int
+    date: dt.date
+    slot_start: str | None
+    queue_number: int | None
+    official: str
+    venue: str
+    address: str
+    id_masked: str
+    party_size: int
+    receipt: ReceiptOut | None = None
+
+
+class SlotOut(msgspec.Struct):
+    start: str
+    end: str
+    seats_left: int
+
+
+class SittingOut(msgspec.Struct):
+    id: int
+    date: dt.date
+    rule: str
+    official: str
+    venue: str
+    address: str
+    seats_left: int
+    slots: list[SlotOut]
+
+
+class SittingPage(msgspec.Struct):
+    sittings: list[SittingOut]
+    next_cursor: str | None = None

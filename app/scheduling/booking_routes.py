@@ -1,0 +1,196 @@
+"""Booking JSON API: published sittings with free seats, and bookings by code.
+
+Thin: parse, authorise, call a booking service, serialise. A clerk books by phone or in
+person with a Bearer token; a citizen manages a booking with its code and the mobile
+number it was made with (header `X-Citizen-Mobile`).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, post
+from litestar.params import HeaderParameter, Parameter, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.auth.access import Principal, allow, public
+from app.core.clock import Clock
+from app.core.errors import RuleViolation
+from app.core.web import runtime_of
+from app.ledger.services import Receipt
+from app.scheduling import booking_services as bookings
+from app.scheduling.booking_services import BookingRequest, Channel, Secrets
+from app.scheduling.identity import IdType
+from app.scheduling.models import Booking, Sitting
+from app.scheduling.schemas import (
+    BookingIn,
+    BookingOut,
+    ReceiptOut,
+    SittingOut,
+    SittingPage,
+    SlotOut,
+)
+
+CLERK = allow(*bookings.CLERKS)
+Mobile = Annotated[str, HeaderParameter(name="X-Citizen-Mobile", min_length=1, max_length=20)]
+DEFAULT_DAYS = 30
+MAX_LIMIT = 500
+
+
+def _secrets(request: Request[Any, Any, Any]) -> Secrets:
+    return Secrets(runtime_of(request).keys)
+
+
+def booking_out(booking: Booking, receipt: Receipt | None = None) -> BookingOut:
+    s = booking.sitting
+    return BookingOut(
+        code=booking.code,
+        status=booking.status,
+        channel=booking.channel,
+        sitting_id=s.id,
+        date=s.day,
+        slot_start=booking.slot_start,
+        queue_number=booking.queue_number,
+        official=s.person.name,
+        venue=s.venue.name,
+        address=s.venue.address,
+        id_masked=booking.id_masked,
+        party_size=booking.party_size,
+        receipt=ReceiptOut(receipt.origin, receipt.seq, receipt.leaf_hash.hex())
+        if receipt
+        else None,
+    )
+
+
+def _request(data: BookingIn) -> BookingRequest:
+    try:
+        channel, id_type = Channel(data.channel), IdType(data.id_type)
+    except ValueError as bad:
+        raise RuleViolation("渠道或证件类型不正确。") from bad
+    return BookingRequest(
+        sitting_id=data.sitting_id,
+        channel=channel,
+        name=data.name,
+        mobile=data.mobile,
+        id_type=id_type,
+        id_number=data.id_number,
+        topic=data.topic,
+        summary=data.summary,
+        slot_start=data.slot_start,
+        party_size=data.party_size,
+        representatives=tuple(data.representatives),
+        waitlist=data.waitlist,
+    )
+
+
+def _cursor(day: dt.date, sitting_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{day.isoformat()}|{sitting_id}".encode()).decode()
+
+
+def _after(cursor: str | None) -> tuple[dt.date, int] | None:
+    if not cursor:
+        return None
+    try:
+        day, sid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return dt.date.fromisoformat(day), int(sid)
+    except (ValueError, UnicodeDecodeError) as bad:
+        raise RuleViolation("分页游标不正确。") from bad
+
+
+def _sitting_out(s: Sitting, taken: dict[tuple[int, str], int]) -> SittingOut:
+    slots = [
+        SlotOut(
+            f"{x.start:%H:%M}",
+            f"{x.end:%H:%M}",
+            max(0, x.seats - taken.get((s.id, f"{x.start:%H:%M}"), 0)),
+        )
+        for x in bookings.sitting_slots(s)
+    ]
+    return SittingOut(
+        s.id,
+        s.day,
+        s.rule.name,
+        s.person.name,
+        s.venue.name,
+        s.venue.address,
+        sum(x.seats_left for x in slots),
+        slots,
+    )
+
+
+class SittingApi(Controller):
+    path = "/api/v1/sittings"
+    tags = ("bookings",)
+
+    @get("/", opt=public())
+    async def list_sittings(
+        self,
+        db: AsyncSession,
+        clock: Clock,
+        from_: Annotated[dt.date | None, QueryParameter(name="from")] = None,
+        to: dt.date | None = None,
+        unit: int | None = None,
+        official: int | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = 100,
+        cursor: str | None = None,
+    ) -> SittingPage:
+        """Published sittings (30 days from today by default) with free seats per slot."""
+        first = from_ or clock.now().astimezone(bookings.SHANGHAI).date()
+        last = to or first + dt.timedelta(days=DEFAULT_DAYS)
+        found = await bookings.published_sittings(
+            db, first, last, unit=unit, person=official, after=_after(cursor), limit=limit + 1
+        )
+        page = found[:limit]
+        taken = await bookings.seats_taken(db, [s.id for s in page])
+        more = _cursor(page[-1].day, page[-1].id) if len(found) > limit else None
+        return SittingPage([_sitting_out(s, taken) for s in page], more)
+
+
+class BookingApi(Controller):
+    path = "/api/v1/bookings"
+    tags = ("bookings",)
+
+    @post("/", opt=CLERK)
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        actor: Principal,
+        clock: Clock,
+        data: BookingIn,
+    ) -> BookingOut:
+        """A clerk books by phone (`phone`) or registers a walk-in (`in_person`); online
+        booking comes with the citizen's verified mobile number."""
+        wanted = _request(data)
+        if wanted.channel is Channel.online:
+            raise RuleViolation("网上预约须由群众本人以短信验证码验证手机号后提交。")
+        done = await bookings.book(db, actor, clock.now(), wanted, _secrets(request))
+        return booking_out(done.booking, done.receipt)
+
+    @get("/{code:str}", opt=public())
+    async def show(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        code: str,
+        mobile: Mobile,
+    ) -> BookingOut:
+        return booking_out(await bookings.find(db, code, mobile, _secrets(request)))
+
+    @delete("/{code:str}", opt=public(), status_code=200)
+    async def cancel(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        clock: Clock,
+        code: str,
+        mobile: Mobile,
+    ) -> BookingOut:
+        booking = await bookings.find(db, code, mobile, _secrets(request))
+        await bookings.cancel(db, None, clock.now(), booking)
+        return booking_out(booking)
+
+
+ROUTES = [SittingApi, BookingApi]
