@@ -26,6 +26,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_window_minutes: int = 15
     token_ttl_minutes: int = 480
     session_max_age_minutes: int = 480
+    #: Which registered SMS sender delivers the outbox (the outbox page itself by default).
+    sms_sender: str = "outbox"
 
     @property
     def is_sqlite(self) -> bool:
@@ -48,4 +50,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         login_window_minutes=int(env.get("JIEFANG_LOGIN_WINDOW_MINUTES", "15")),
         token_ttl_minutes=int(env.get("JIEFANG_TOKEN_TTL_MINUTES", "480")),
         session_max_age_minutes=int(env.get("JIEFANG_SESSION_MAX_AGE_MINUTES", "480")),
+        sms_sender=env.get("JIEFANG_SMS_SENDER", "outbox"),
     )

@@ -16,25 +16,31 @@ from litestar.params import HeaderParameter, Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Principal, allow, public
+from app.core.auth.routes import remote_of
 from app.core.clock import Clock
-from app.core.errors import RuleViolation
+from app.core.errors import NotAuthenticated, RuleViolation
 from app.core.web import runtime_of
 from app.ledger.services import Receipt
 from app.scheduling import booking_services as bookings
+from app.scheduling import citizen_services as citizens
 from app.scheduling.booking_services import BookingRequest, Channel, Secrets
 from app.scheduling.identity import IdType
 from app.scheduling.models import Booking, Sitting
 from app.scheduling.schemas import (
     BookingIn,
     BookingOut,
+    CodeIn,
+    MobileIn,
     ReceiptOut,
     SittingOut,
     SittingPage,
     SlotOut,
 )
 
-CLERK = allow(*bookings.CLERKS)
+CitizenToken = Annotated[str | None, HeaderParameter(name="X-Citizen-Token", max_length=512)]
 Mobile = Annotated[str, HeaderParameter(name="X-Citizen-Mobile", min_length=1, max_length=20)]
+#: Staff who book for citizens and check them in.
+CLERK = allow(*bookings.CLERKS)
 DEFAULT_DAYS = 30
 MAX_LIMIT = 500
 
@@ -152,21 +158,29 @@ class BookingApi(Controller):
     path = "/api/v1/bookings"
     tags = ("bookings",)
 
-    @post("/", opt=CLERK)
+    @post("/", opt=public())
     async def create(
         self,
         request: Request[Any, Any, Any],
         db: AsyncSession,
-        actor: Principal,
+        principal: Principal | None,
         clock: Clock,
         data: BookingIn,
+        citizen_token: CitizenToken = None,
     ) -> BookingOut:
-        """A clerk books by phone (`phone`) or registers a walk-in (`in_person`); online
-        booking comes with the citizen's verified mobile number."""
-        wanted = _request(data)
+        """A citizen books online with the token of a verified mobile number (header
+        `X-Citizen-Token`); a clerk books by phone or registers a walk-in with a Bearer
+        token."""
+        wanted, secrets = _request(data), _secrets(request)
+        citizen = None
         if wanted.channel is Channel.online:
-            raise RuleViolation("网上预约须由群众本人以短信验证码验证手机号后提交。")
-        done = await bookings.book(db, actor, clock.now(), wanted, _secrets(request))
+            if not citizen_token:
+                raise NotAuthenticated("网上预约须先用短信验证码验证手机号。")
+            citizen = citizens.token_mobile(secrets, citizen_token, clock.now())
+        actor = None if wanted.channel is Channel.online else principal
+        done = await citizens.book_and_confirm(
+            db, actor, clock.now(), wanted, secrets, citizen=citizen
+        )
         return booking_out(done.booking, done.receipt)
 
     @get("/{code:str}", opt=public())
@@ -193,4 +207,28 @@ class BookingApi(Controller):
         return booking_out(booking)
 
 
-ROUTES = [SittingApi, BookingApi]
+class OneTimeCodeApi(Controller):
+    path = "/api/v1/otp"
+    tags = ("bookings",)
+
+    @post("/", opt=public(), status_code=202)
+    async def send(
+        self, request: Request[Any, Any, Any], db: AsyncSession, clock: Clock, data: MobileIn
+    ) -> dict[str, str]:
+        """Send a one-time code by SMS (limited per number and per address)."""
+        await citizens.send_code(
+            db, _secrets(request), clock.now(), data.mobile, remote_of(request)
+        )
+        return {"detail": "验证码已发送，5分钟内有效。"}
+
+    @post("/verify", opt=public(), status_code=200)
+    async def verify(
+        self, request: Request[Any, Any, Any], db: AsyncSession, clock: Clock, data: CodeIn
+    ) -> dict[str, str]:
+        token = await citizens.verify_code(
+            db, _secrets(request), clock.now(), data.mobile, data.code
+        )
+        return {"citizen_token": token}
+
+
+ROUTES = [SittingApi, BookingApi, OneTimeCodeApi]

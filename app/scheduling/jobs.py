@@ -9,7 +9,10 @@ from typing import Any
 
 from app.core.auth.access import system_principal
 from app.core.jobs import JobContext, job_handler
+from app.core.settings import load_settings
+from app.scheduling import citizen_services as citizens
 from app.scheduling import services
+from app.scheduling.booking_services import Secrets
 from app.scheduling.schemas import Result
 from app.scheduling.solver import solve
 
@@ -60,3 +63,15 @@ async def solve_roster(ctx: JobContext) -> dict[str, Any]:
         "bound": result.bound,
         "wall_time_s": result.wall_time_s,
     }
+
+
+@job_handler("outbox.send")
+async def send_message(ctx: JobContext) -> dict[str, Any]:
+    """Send one queued message through the configured sender, at most once."""
+    if ctx.keys is None:
+        raise RuntimeError("the worker was started without keys; cannot open the outbox")
+    sender = citizens.sender_named(load_settings().sms_sender)
+    sent = await citizens.deliver(
+        ctx.db, Secrets(ctx.keys), ctx.clock.now(), int(ctx.payload["message"]), sender
+    )
+    return {"sent": sent, "provider": sender.name}

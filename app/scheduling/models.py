@@ -233,6 +233,10 @@ class QueueCounter(Base):
     last: Mapped[int] = mapped_column(Integer, default=0)
 
 
+#: The statuses in which a booking holds its place (see booking_services.ACTIVE).
+ACTIVE_BOOKING = text("status IN ('booked', 'waitlisted', 'checked_in', 'called')")
+
+
 class Booking(Base):
     """One batch of visitors (一批次) at a sitting: one seat whatever its party size.
     Identity and mobile numbers are stored encrypted, with a keyed hash for matching."""
@@ -247,16 +251,16 @@ class Booking(Base):
             "sitting_id",
             "id_hash",
             unique=True,
-            sqlite_where=text("status IN ('booked', 'waitlisted', 'checked_in')"),
-            postgresql_where=text("status IN ('booked', 'waitlisted', 'checked_in')"),
+            sqlite_where=ACTIVE_BOOKING,
+            postgresql_where=ACTIVE_BOOKING,
         ),
         Index(
             "uq_bookings_active_mobile",
             "sitting_id",
             "mobile_hash",
             unique=True,
-            sqlite_where=text("status IN ('booked', 'waitlisted', 'checked_in')"),
-            postgresql_where=text("status IN ('booked', 'waitlisted', 'checked_in')"),
+            sqlite_where=ACTIVE_BOOKING,
+            postgresql_where=ACTIVE_BOOKING,
         ),
     )
 
@@ -285,3 +289,52 @@ class Booking(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     sitting: Mapped[Sitting] = relationship(lazy="joined")
+
+
+class OneTimeCode(Base):
+    """A one-time code sent to a mobile number; only its keyed hash is kept."""
+
+    __tablename__ = "one_time_codes"
+    __table_args__ = (Index("ix_one_time_codes_mobile", "mobile_hash", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mobile_hash: Mapped[str] = mapped_column(String(64))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class RateCounter(Base):
+    """Requests of one key (an IP, a mobile number's hash) in one fixed window; moved by a
+    conditional UPDATE, so every server process sees the same count."""
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    window: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OutboxMessage(Base):
+    """A message to a citizen (SMS), sent by a job at most once: `key` is its idempotency
+    key. The built-in sender delivers into this table, which the outbox page shows."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_status", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    county_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    to_hash: Mapped[str] = mapped_column(String(64))
+    to_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    to_masked: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    provider: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)

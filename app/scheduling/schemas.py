@@ -326,3 +326,12 @@ class SittingOut(msgspec.Struct):
 class SittingPage(msgspec.Struct):
     sittings: list[SittingOut]
     next_cursor: str | None = None
+
+
+class MobileIn(msgspec.Struct, forbid_unknown_fields=True):
+    mobile: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+
+
+class CodeIn(msgspec.Struct, forbid_unknown_fields=True):
+    mobile: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=10)]

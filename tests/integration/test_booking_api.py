@@ -4,12 +4,24 @@ receipt, a lookup and cancellation by code and mobile number, and clean refusals
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.clock import FixedClock
+from app.core.db import transaction
+from app.core.jobs import Worker
+from app.core.keys import KeyRing
+from app.scheduling import citizen_services as citizens
+from app.scheduling.booking_services import Secrets
+from app.scheduling.models import OutboxMessage
 from tests.integration.conftest import bearer
 from tests.integration.test_booking_services import resident
+from tests.integration.test_ledger_pages import sign_in
 
 pytest_plugins = ["tests.integration.test_booking_services"]
 
@@ -46,7 +58,7 @@ async def test_sittings_list_their_free_seats_per_slot(
 
 
 async def test_a_clerk_books_by_phone_and_the_citizen_finds_and_cancels_it(
-    client: AsyncTestClient[Litestar], sitting: int
+    client: AsyncTestClient[Litestar], factory: async_sessionmaker[AsyncSession], sitting: int
 ) -> None:
     headers = await bearer(client, "root")
     made = await client.post("/api/v1/bookings", json=body(sitting, 1), headers=headers)
@@ -55,6 +67,11 @@ async def test_a_clerk_books_by_phone_and_the_citizen_finds_and_cancels_it(
     assert booking["status"] == "booked" and len(booking["code"]) == 9
     assert booking["receipt"]["seq"] > 0 and len(booking["receipt"]["leaf_hash"]) == 64
     assert booking["id_masked"].startswith("330") and "*" in booking["id_masked"]
+    async with factory() as db:
+        sms = list(
+            await db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "confirmation"))
+        )
+    assert len(sms) == 1 and booking["code"] in sms[0].body and sms[0].to_masked == "139****0001"
     url = f"/api/v1/bookings/{booking['code']}"
     wrong = await client.get(url, headers={"X-Citizen-Mobile": "13911112222"})
     assert wrong.status_code == 404
@@ -72,7 +89,7 @@ async def test_refusals_are_problems_that_book_nothing(
     online = await client.post(
         "/api/v1/bookings", json=body(sitting, 2, channel="online"), headers=root
     )
-    assert online.status_code == 422 and "短信验证码" in online.json()["detail"]
+    assert online.status_code == 401 and "短信验证码" in online.json()["detail"]
     outsider = await client.post(
         "/api/v1/bookings", json=body(sitting, 3), headers=await bearer(client, "clerk")
     )
@@ -83,3 +100,81 @@ async def test_refusals_are_problems_that_book_nothing(
         ).status_code == 201
     full = await client.post("/api/v1/bookings", json=body(sitting, 6), headers=root)
     assert full.status_code == 409 and "约满" in full.json()["detail"]
+
+
+async def _code_sent_to(factory: async_sessionmaker[AsyncSession], mobile_tail: str) -> str:
+    async with factory() as db:
+        bodies = list(
+            await db.scalars(
+                select(OutboxMessage.body)
+                .where(OutboxMessage.to_masked.endswith(mobile_tail))
+                .order_by(OutboxMessage.id.desc())
+            )
+        )
+    found = re.search(r"验证码(\d{6})", bodies[0])
+    assert found, bodies
+    return found.group(1)
+
+
+async def test_a_citizen_books_online_after_a_one_time_code(
+    client: AsyncTestClient[Litestar], factory: async_sessionmaker[AsyncSession], sitting: int
+) -> None:
+    mobile = "13900000021"
+    sent = await client.post("/api/v1/otp", json={"mobile": mobile})
+    assert sent.status_code == 202, sent.text
+    code = await _code_sent_to(factory, "0021")
+    wrong = await client.post(
+        "/api/v1/otp/verify",
+        json={"mobile": mobile, "code": "000000" if code != "000000" else "111111"},
+    )
+    assert wrong.status_code == 422
+    token = (await client.post("/api/v1/otp/verify", json={"mobile": mobile, "code": code})).json()[
+        "citizen_token"
+    ]
+    other = body(sitting, 22, channel="online")
+    refused = await client.post("/api/v1/bookings", json=other, headers={"X-Citizen-Token": token})
+    assert refused.status_code == 401, "a token vouches for its own number only"
+    made = await client.post(
+        "/api/v1/bookings",
+        json=body(sitting, 21, channel="online"),
+        headers={"X-Citizen-Token": token},
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["channel"] == "online"
+
+
+async def test_one_time_codes_are_limited_per_number(
+    client: AsyncTestClient[Litestar], sitting: int
+) -> None:
+    answers = [
+        (await client.post("/api/v1/otp", json={"mobile": "13900000031"})).status_code
+        for _ in range(6)
+    ]
+    assert answers == [202] * 5 + [429]
+
+
+async def test_the_outbox_job_sends_each_message_once_and_the_page_shows_it(
+    client: AsyncTestClient[Litestar],
+    factory: async_sessionmaker[AsyncSession],
+    clock: FixedClock,
+    keys_dir: Path,
+    sitting: int,
+) -> None:
+    assert (await client.post("/api/v1/otp", json={"mobile": "13900000041"})).status_code == 202
+    worker = Worker(factory, clock, keys=KeyRing(keys_dir))
+    while await worker.run_once():
+        pass
+    async with factory() as db:
+        message = await db.scalar(select(OutboxMessage))
+        assert message is not None and message.status == "sent" and message.attempts == 1
+        assert message.provider == "outbox" and b"13900000041" not in message.to_enc
+    async with transaction(factory) as db:
+        again = await citizens.deliver(
+            db, Secrets(KeyRing(keys_dir)), clock.now(), message.id, citizens.OutboxSender()
+        )
+    assert again is False
+    await sign_in(client, "admin")
+    shown = await client.get("/outbox")
+    assert shown.status_code == 200 and "139****0041" in shown.text and "验证码" in shown.text
+    await sign_in(client, "clerk")
+    assert (await client.get("/outbox")).status_code == 403

@@ -1,0 +1,286 @@
+"""Citizens without accounts: one-time codes to a mobile number, the short-lived citizen
+token they earn, rate limits every server process shares, and the outbox of messages.
+
+Counters live in the database (`rate_counters`, fixed windows moved by a conditional
+UPDATE), never in process memory, so two processes and two hundred citizens see the same
+limits. Messages are queued in `outbox_messages` in the caller's transaction — none is
+sent for a change that rolls back — and sent by the `outbox.send` job at most once.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets as random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.auth.access import Principal
+from app.core.errors import NotAuthenticated, RuleViolation, TooManyAttempts
+from app.core.jobs import enqueue
+from app.scheduling import booking_services as bookings
+from app.scheduling.booking_services import (
+    Booked,
+    BookingRequest,
+    Channel,
+    Secrets,
+    insert_ignoring,
+    normalise_mobile,
+)
+from app.scheduling.models import Booking, OneTimeCode, OutboxMessage, RateCounter
+
+CODE_DIGITS = 6
+CODE_MINUTES = 5
+MAX_CODE_ATTEMPTS = 5
+TOKEN_MINUTES = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """At most `count` requests of one key per `seconds`."""
+
+    count: int
+    seconds: int
+
+
+CODE_PER_MOBILE = Limit(5, 3600)
+CODE_PER_IP = Limit(30, 3600)
+LOOKUP_PER_IP = Limit(60, 600)
+
+
+# --------------------------------------------------------------------------- rate limits
+
+
+async def take(db: AsyncSession, key: str, limit: Limit, now: dt.datetime) -> bool:
+    """Count one request of `key` in the current window; False when the limit is spent."""
+    window = int(now.timestamp()) // limit.seconds
+    await db.execute(
+        insert_ignoring(db)(RateCounter)
+        .values(key=key, window=window, count=0)
+        .on_conflict_do_nothing()
+    )
+    counted = await db.scalar(
+        update(RateCounter)
+        .where(
+            RateCounter.key == key, RateCounter.window == window, RateCounter.count < limit.count
+        )
+        .values(count=RateCounter.count + 1)
+        .returning(RateCounter.count)
+    )
+    return counted is not None
+
+
+async def require(db: AsyncSession, key: str, limit: Limit, now: dt.datetime, what: str) -> None:
+    if not await take(db, key, limit, now):
+        minutes = max(1, limit.seconds // 60)
+        raise TooManyAttempts(f"{what}过于频繁，请{minutes}分钟后再试。")
+
+
+# --------------------------------------------------------------------------- outbox
+
+
+def mask_mobile(mobile: str) -> str:
+    return mobile[:3] + "****" + mobile[-4:]
+
+
+async def queue_message(
+    db: AsyncSession,
+    secrets: Secrets,
+    now: dt.datetime,
+    *,
+    key: str,
+    kind: str,
+    mobile: str,
+    body: str,
+    county_id: int | None = None,
+) -> OutboxMessage | None:
+    """Queue one SMS unless a message with this idempotency key exists already."""
+    if await db.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)) is not None:
+        return None
+    message = OutboxMessage(
+        key=key,
+        county_id=county_id,
+        kind=kind,
+        to_hash=secrets.ref("mobile", mobile),
+        to_enc=secrets.seal(mobile),
+        to_masked=mask_mobile(mobile),
+        body=body,
+        status="queued",
+        attempts=0,
+        created_at=now,
+    )
+    db.add(message)
+    await db.flush()
+    await enqueue(
+        db,
+        "outbox.send",
+        {"message": message.id},
+        now=now,
+        dedupe_key=f"outbox:{message.id}",
+        max_attempts=6,
+    )
+    return message
+
+
+class Sender(Protocol):
+    """Where a message goes: the built-in one keeps it in the outbox; an SMS gateway
+    plugs in behind the same call."""
+
+    name: str
+
+    def send(self, mobile: str, body: str) -> Awaitable[None]: ...
+
+
+class OutboxSender:
+    """Delivers into the outbox table itself (the outbox page is the phone)."""
+
+    name = "outbox"
+
+    async def send(self, mobile: str, body: str) -> None:
+        return None
+
+
+SENDERS: dict[str, Callable[[], Sender]] = {"outbox": OutboxSender}
+
+
+def sender_named(name: str) -> Sender:
+    """The registered sender `JIEFANG_SMS_SENDER` names (settings.sms_sender)."""
+    if name not in SENDERS:
+        raise RuntimeError(f"unknown SMS sender {name!r}; registered: {', '.join(SENDERS)}")
+    return SENDERS[name]()
+
+
+async def deliver(
+    db: AsyncSession, secrets: Secrets, now: dt.datetime, message_id: int, sender: Sender
+) -> bool:
+    """Send a queued message once: a sent message is never sent again (the job may run
+    twice after a crash; the status row decides)."""
+    message = await db.get(OutboxMessage, message_id, with_for_update=True)
+    if message is None or message.status == "sent":
+        return False
+    message.attempts += 1
+    await sender.send(secrets.open(message.to_enc), message.body)
+    message.status, message.sent_at, message.provider = "sent", now, sender.name
+    return True
+
+
+# --------------------------------------------------------------------------- one-time codes
+
+
+async def send_code(
+    db: AsyncSession, secrets: Secrets, now: dt.datetime, mobile: str, ip: str
+) -> None:
+    """A six-digit code for 5 minutes, limited per number and per address."""
+    number = normalise_mobile(mobile)
+    ref = secrets.ref("mobile", number)
+    await require(db, f"otp:ip:{ip}", CODE_PER_IP, now, "获取验证码")
+    await require(db, f"otp:mobile:{ref}", CODE_PER_MOBILE, now, "该手机号获取验证码")
+    code = f"{random.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+    row = OneTimeCode(
+        mobile_hash=ref,
+        code_hash=secrets.ref("otp", f"{ref}:{code}"),
+        attempts=0,
+        created_at=now,
+        expires_at=now + dt.timedelta(minutes=CODE_MINUTES),
+    )
+    db.add(row)
+    await db.flush()
+    body = f"【接访预约】验证码{code}，{CODE_MINUTES}分钟内有效。请勿告诉他人。"
+    await queue_message(db, secrets, now, key=f"otp:{row.id}", kind="otp", mobile=number, body=body)
+
+
+async def verify_code(
+    db: AsyncSession, secrets: Secrets, now: dt.datetime, mobile: str, code: str
+) -> str:
+    """The citizen token for a right code; each code is tried at most five times."""
+    ref = secrets.ref("mobile", normalise_mobile(mobile))
+    row = await db.scalar(
+        select(OneTimeCode)
+        .where(
+            OneTimeCode.mobile_hash == ref,
+            OneTimeCode.used_at.is_(None),
+            OneTimeCode.expires_at > now,
+        )
+        .order_by(OneTimeCode.created_at.desc(), OneTimeCode.id.desc())
+        .limit(1)
+    )
+    if row is None or row.attempts >= MAX_CODE_ATTEMPTS:
+        raise RuleViolation("验证码已失效，请重新获取。")
+    row.attempts += 1
+    expected = secrets.ref("otp", f"{ref}:{code.strip()}")
+    if not hmac.compare_digest(row.code_hash, expected):
+        await db.flush()
+        raise RuleViolation("验证码不正确。")
+    row.used_at = now
+    return citizen_token(secrets, ref, now)
+
+
+# --------------------------------------------------------------------------- citizen token
+
+
+def citizen_token(secrets: Secrets, mobile_ref: str, now: dt.datetime) -> str:
+    """A signed, short-lived proof that the holder controls the mobile number."""
+    expires = int((now + dt.timedelta(minutes=TOKEN_MINUTES)).timestamp())
+    payload = base64.urlsafe_b64encode(json.dumps({"m": mobile_ref, "e": expires}).encode())
+    return payload.decode() + "." + _sign(secrets, payload)
+
+
+def _sign(secrets: Secrets, payload: bytes) -> str:
+    return hmac.new(secrets.token_key, payload, hashlib.sha256).hexdigest()
+
+
+def token_mobile(secrets: Secrets, token: str, now: dt.datetime) -> str:
+    """The mobile hash a valid token vouches for; NotAuthenticated otherwise."""
+    payload, _, signature = token.partition(".")
+    if not signature or not hmac.compare_digest(_sign(secrets, payload.encode()), signature):
+        raise NotAuthenticated("请先用短信验证码验证手机号。")
+    claims = json.loads(base64.urlsafe_b64decode(payload.encode()))
+    if int(claims["e"]) < now.timestamp():
+        raise NotAuthenticated("手机号验证已过期，请重新获取验证码。")
+    return str(claims["m"])
+
+
+# --------------------------------------------------------------------------- confirmations
+
+
+def confirmation_text(booked: Booking, mobile_tail: str) -> str:
+    s = booked.sitting
+    when = f"{s.day.month}月{s.day.day}日{booked.slot_start or ''}"
+    return (
+        f"【接访预约】{booked.name}：您已预约{when}在{s.venue.name}（{s.venue.address}）"
+        f"向{s.person.name}当面反映问题，预约码{booked.code}。请携带本人有效身份证件按时到达；"
+        f"查看、改约或取消请凭预约码和尾号{mobile_tail}的手机号办理。"
+    )
+
+
+async def book_and_confirm(
+    db: AsyncSession,
+    actor: Principal | None,
+    now: dt.datetime,
+    request: BookingRequest,
+    secrets: Secrets,
+    citizen: str | None = None,
+) -> Booked:
+    """Book, and queue the confirmation SMS in the same transaction (walk-ins get their
+    queue number on the spot instead)."""
+    done = await bookings.book(db, actor, now, request, secrets, citizen=citizen)
+    if request.channel is not Channel.in_person:
+        mobile = normalise_mobile(request.mobile)
+        await queue_message(
+            db,
+            secrets,
+            now,
+            key=f"booking:{done.booking.id}:confirmation",
+            kind="confirmation",
+            mobile=mobile,
+            county_id=done.booking.county_id,
+            body=confirmation_text(done.booking, mobile[-4:]),
+        )
+    return done
