@@ -44,7 +44,7 @@ from app.ledger import routes as ledger_routes
 from app.ledger.bootstrap import bootstrap_ledgers
 from app.org import pages as org_pages
 from app.org import routes as org_routes
-from app.scheduling import booking_routes, meeting_pages, outbox_pages
+from app.scheduling import booking_routes, citizen_pages, meeting_pages, outbox_pages
 from app.scheduling import pages as scheduling_pages
 from app.scheduling import queue_pages as scheduling_queue_pages
 from app.scheduling import queue_routes as scheduling_queue_routes
@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             *meeting_pages.ROUTES,
             *scheduling_queue_pages.ROUTES,
             *outbox_pages.ROUTES,
+            *citizen_pages.ROUTES,
             *scheduling_pages.ROUTES,
             *core_pages.ROUTES,
             create_static_files_router(

@@ -11,14 +11,15 @@ import base64
 import datetime as dt
 from typing import Annotated, Any
 
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import HeaderParameter, Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Principal, allow, public
 from app.core.auth.routes import remote_of
 from app.core.clock import Clock
-from app.core.errors import NotAuthenticated, RuleViolation
+from app.core.errors import DomainError, NotAuthenticated, RuleViolation
+from app.core.problems import on_domain_error
 from app.core.web import runtime_of
 from app.ledger.services import Receipt
 from app.scheduling import booking_services as bookings
@@ -188,10 +189,15 @@ class BookingApi(Controller):
         self,
         request: Request[Any, Any, Any],
         db: AsyncSession,
+        clock: Clock,
         code: str,
         mobile: Mobile,
-    ) -> BookingOut:
-        return booking_out(await bookings.find(db, code, mobile, _secrets(request)))
+    ) -> BookingOut | Response[Any]:
+        try:
+            booking = await _look_up(request, db, clock, code, mobile)
+        except DomainError as refusal:
+            return refused(request, refusal)
+        return booking_out(booking)
 
     @delete("/{code:str}", opt=public(), status_code=200)
     async def cancel(
@@ -201,10 +207,30 @@ class BookingApi(Controller):
         clock: Clock,
         code: str,
         mobile: Mobile,
-    ) -> BookingOut:
-        booking = await bookings.find(db, code, mobile, _secrets(request))
-        await bookings.cancel(db, None, clock.now(), booking)
+    ) -> BookingOut | Response[Any]:
+        try:
+            booking = await _look_up(request, db, clock, code, mobile)
+            await bookings.cancel(db, None, clock.now(), booking)
+        except DomainError as refusal:
+            return refused(request, refusal)
         return booking_out(booking)
+
+
+async def _look_up(
+    request: Request[Any, Any, Any], db: AsyncSession, clock: Clock, code: str, mobile: str
+) -> Booking:
+    """Counted against the caller's address, so guessing codes and numbers runs out."""
+    now = clock.now()
+    await citizens.require(
+        db, f"lookup:ip:{remote_of(request)}", citizens.LOOKUP_PER_IP, now, "查询"
+    )
+    return await bookings.find(db, code, mobile, _secrets(request))
+
+
+def refused(request: Request[Any, Any, Any], refusal: DomainError) -> Response[Any]:
+    """A refusal answered without raising: the transaction commits what must count even
+    when the answer is no (a lookup against the rate limit, a wrong code's attempt)."""
+    return on_domain_error(request, refusal)
 
 
 class OneTimeCodeApi(Controller):
@@ -214,20 +240,26 @@ class OneTimeCodeApi(Controller):
     @post("/", opt=public(), status_code=202)
     async def send(
         self, request: Request[Any, Any, Any], db: AsyncSession, clock: Clock, data: MobileIn
-    ) -> dict[str, str]:
+    ) -> dict[str, str] | Response[Any]:
         """Send a one-time code by SMS (limited per number and per address)."""
-        await citizens.send_code(
-            db, _secrets(request), clock.now(), data.mobile, remote_of(request)
-        )
+        try:
+            await citizens.send_code(
+                db, _secrets(request), clock.now(), data.mobile, remote_of(request)
+            )
+        except DomainError as refusal:
+            return refused(request, refusal)
         return {"detail": "验证码已发送，5分钟内有效。"}
 
     @post("/verify", opt=public(), status_code=200)
     async def verify(
         self, request: Request[Any, Any, Any], db: AsyncSession, clock: Clock, data: CodeIn
-    ) -> dict[str, str]:
-        token = await citizens.verify_code(
-            db, _secrets(request), clock.now(), data.mobile, data.code
-        )
+    ) -> dict[str, str] | Response[Any]:
+        try:
+            token = await citizens.verify_code(
+                db, _secrets(request), clock.now(), data.mobile, data.code
+            )
+        except DomainError as refusal:
+            return refused(request, refusal)
         return {"citizen_token": token}
 
 

@@ -23,8 +23,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Principal
-from app.core.errors import NotAuthenticated, RuleViolation, TooManyAttempts
+from app.core.errors import NotAuthenticated, NotFound, RuleViolation, TooManyAttempts
 from app.core.jobs import enqueue
+from app.ledger import services as ledger
+from app.org.models import Person, Unit
 from app.scheduling import booking_services as bookings
 from app.scheduling.booking_services import (
     Booked,
@@ -34,7 +36,14 @@ from app.scheduling.booking_services import (
     insert_ignoring,
     normalise_mobile,
 )
-from app.scheduling.models import Booking, OneTimeCode, OutboxMessage, RateCounter
+from app.scheduling.models import (
+    Booking,
+    OneTimeCode,
+    OutboxMessage,
+    RateCounter,
+    ReceptionRule,
+    Sitting,
+)
 
 CODE_DIGITS = 6
 CODE_MINUTES = 5
@@ -284,3 +293,47 @@ async def book_and_confirm(
             body=confirmation_text(done.booking, mobile[-4:]),
         )
     return done
+
+
+# ---- pages
+
+_VILLAGE_KINDS = frozenset({"village", "community"})
+
+
+async def public_sitting(db: AsyncSession, sitting_id: int) -> Sitting:
+    """A sitting as the public sees it, scheduled or cancelled (re-read after a rollback)."""
+    sitting = await db.get(Sitting, sitting_id, populate_existing=True)
+    if sitting is None:
+        raise NotFound("找不到该接访安排。")
+    return sitting
+
+
+async def sitting_choices(
+    db: AsyncSession, first: dt.date, last: dt.date
+) -> tuple[list[Unit], list[Person]]:
+    """What the public list can be narrowed to: the units whose rules hold scheduled
+    sittings between two dates (with the township of each village or community), in tree
+    order, and the officials who sit."""
+    held = (Sitting.status == "scheduled", Sitting.day >= first, Sitting.day <= last)
+    rule_units = select(ReceptionRule.unit_id).join(Sitting, Sitting.rule_id == ReceptionRule.id)
+    units = list(await db.scalars(select(Unit).where(Unit.id.in_(rule_units.where(*held)))))
+    known = {u.id for u in units}
+    parents = {u.parent_id for u in units if u.kind in _VILLAGE_KINDS and u.parent_id} - known
+    if parents:
+        units += list(await db.scalars(select(Unit).where(Unit.id.in_(parents))))
+    sitters = select(Sitting.person_id).where(*held)
+    persons = await db.scalars(
+        select(Person).where(Person.id.in_(sitters)).order_by(Person.name, Person.id)
+    )
+    return sorted(units, key=lambda u: u.path), list(persons)
+
+
+async def booking_receipt(db: AsyncSession, booking: Booking) -> ledger.Receipt | None:
+    """Where the booking's `booking.created` entry stands in its county's ledger: the
+    receipt the confirmation page shows (None for a booking made before the ledger)."""
+    entries = await ledger.entries_of_subject(db, "booking", booking.id)
+    created = next((e for e in entries if e.action == bookings.BOOKING_CREATED), None)
+    if created is None:
+        return None
+    book = await ledger.get_ledger(db, created.ledger_id)
+    return ledger.Receipt(book.id, book.origin, created.seq, created.leaf_hash)

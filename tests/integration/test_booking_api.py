@@ -178,3 +178,17 @@ async def test_the_outbox_job_sends_each_message_once_and_the_page_shows_it(
     assert shown.status_code == 200 and "139****0041" in shown.text and "验证码" in shown.text
     await sign_in(client, "clerk")
     assert (await client.get("/outbox")).status_code == 403
+
+
+async def test_wrong_codes_use_up_a_one_time_code(
+    client: AsyncTestClient[Litestar], factory: async_sessionmaker[AsyncSession], sitting: int
+) -> None:
+    mobile = "13900000051"
+    assert (await client.post("/api/v1/otp", json={"mobile": mobile})).status_code == 202
+    code = await _code_sent_to(factory, "0051")
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(5):
+        answer = await client.post("/api/v1/otp/verify", json={"mobile": mobile, "code": wrong})
+        assert answer.status_code == 422 and answer.json()["detail"] == "验证码不正确。"
+    late = await client.post("/api/v1/otp/verify", json={"mobile": mobile, "code": code})
+    assert late.status_code == 422 and "失效" in late.json()["detail"]
