@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,11 +53,10 @@ from tests.integration.test_ledger_concurrency import (
     SERVERS,
     Server,
     _county_ledger,
-    _launch,
     _seqs,
     _stop,
     _token,
-    _wait_until_up,
+    running_servers,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -141,21 +139,8 @@ async def booked(factory: async_sessionmaker[AsyncSession], county: County) -> B
 def servers(settings: Settings, booked: Booked, tmp_path: Path) -> Iterator[list[Server]]:
     """Two server processes on the test database, started once the roster is published;
     stopped, and their output printed, at teardown."""
-    started: list[Server] = []
-    try:
-        for index in range(SERVERS):
-            started.append(_launch(settings, tmp_path / "servers", f"server-{index}"))
-        _wait_until_up(started)
+    with running_servers(settings, tmp_path / "servers") as started:
         yield started
-    finally:
-        for server in started:
-            _stop(server)
-        for server in started:
-            print(
-                f"--- {server.name} pid {server.process.pid} {server.base} "
-                f"exit {server.process.returncode} ---\n{server.output()}",
-                file=sys.stderr,
-            )
 
 
 @dataclass(frozen=True)

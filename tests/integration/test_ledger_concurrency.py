@@ -15,6 +15,7 @@ hung server fails the test instead of the run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import socket
@@ -148,15 +149,14 @@ def _wait_until_up(servers: list[Server]) -> None:
         pytest.fail(f"servers did not answer within {STARTUP_SECONDS:.0f}s:\n{logs}")
 
 
-@pytest.fixture
-def servers(settings: Settings, county: County, tmp_path: Path) -> Iterator[list[Server]]:
-    """Two server processes on the test database, started at the same moment (so their
-    startup ledger writes race too); stopped, and their output printed, at teardown —
-    pytest shows that output when the test failed."""
+@contextlib.contextmanager
+def running_servers(settings: Settings, folder: Path) -> Iterator[list[Server]]:
+    """SERVERS server processes on the test database, up before the block runs; stopped
+    afterwards, with their output printed (pytest shows it when the test failed)."""
     started: list[Server] = []
     try:
         for index in range(SERVERS):
-            started.append(_launch(settings, tmp_path / "servers", f"server-{index}"))
+            started.append(_launch(settings, folder, f"server-{index}"))
         _wait_until_up(started)
         yield started
     finally:
@@ -168,6 +168,15 @@ def servers(settings: Settings, county: County, tmp_path: Path) -> Iterator[list
                 f"exit {server.process.returncode} ---\n{server.output()}",
                 file=sys.stderr,
             )
+
+
+@pytest.fixture
+def servers(settings: Settings, county: County, tmp_path: Path) -> Iterator[list[Server]]:
+    """Two server processes on the test database, started at the same moment (so their
+    startup ledger writes race too); stopped, and their output printed, at teardown —
+    pytest shows that output when the test failed."""
+    with running_servers(settings, tmp_path / "servers") as started:
+        yield started
 
 
 @dataclass(frozen=True)
