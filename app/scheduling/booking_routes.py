@@ -210,7 +210,7 @@ class BookingApi(Controller):
     ) -> BookingOut | Response[Any]:
         try:
             booking = await _look_up(request, db, clock, code, mobile)
-            await bookings.cancel(db, None, clock.now(), booking)
+            await citizens.cancel_and_notify(db, None, clock.now(), booking, _secrets(request))
         except DomainError as refusal:
             return refused(request, refusal)
         return booking_out(booking)

@@ -647,7 +647,7 @@ class CitizenPages(Controller):
         if found is None:
             return Redirect(path=booking_url(normalise_code(code)))
         try:
-            await bookings.cancel(db, None, v.now, found)
+            await citizens.cancel_and_notify(db, None, v.now, found, v.secrets)
         except DomainError as refusal:
             await db.rollback()
             again = await _proven_booking(v, code)

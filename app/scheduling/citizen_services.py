@@ -337,3 +337,39 @@ async def booking_receipt(db: AsyncSession, booking: Booking) -> ledger.Receipt 
         return None
     book = await ledger.get_ledger(db, created.ledger_id)
     return ledger.Receipt(book.id, book.origin, created.seq, created.leaf_hash)
+
+
+# ---- cancellations
+
+
+def promotion_text(promoted: Booking) -> str:
+    s = promoted.sitting
+    return (
+        f"【接访预约】{promoted.name}：有群众取消了预约，您候补的{s.day.month}月{s.day.day}日"
+        f"{promoted.slot_start or ''}在{s.venue.name}向{s.person.name}反映问题的预约已转为正式预约，"
+        f"预约码{promoted.code}。如不能前来，请凭预约码和手机号取消，把名额让给他人。"
+    )
+
+
+async def cancel_and_notify(
+    db: AsyncSession,
+    actor: Principal | None,
+    now: dt.datetime,
+    booking: Booking,
+    secrets: Secrets,
+) -> Booking | None:
+    """Cancel; when the seat goes to the first waiting citizen, tell them by SMS in the
+    same transaction (the message exists only if the promotion does)."""
+    promoted = await bookings.cancel(db, actor, now, booking)
+    if promoted is not None:
+        await queue_message(
+            db,
+            secrets,
+            now,
+            key=f"booking:{promoted.id}:promoted",
+            kind="promotion",
+            mobile=secrets.open(promoted.mobile_enc),
+            county_id=promoted.county_id,
+            body=promotion_text(promoted),
+        )
+    return promoted

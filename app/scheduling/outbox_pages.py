@@ -26,6 +26,7 @@ KIND_LABELS = {
     "reminder": "提醒",
     "change": "变动通知",
     "cancellation": "取消通知",
+    "promotion": "候补转正",
 }
 STATUS_LABELS = {"queued": "待发送", "sent": "已发送", "failed": "发送失败"}
 

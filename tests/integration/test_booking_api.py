@@ -192,3 +192,31 @@ async def test_wrong_codes_use_up_a_one_time_code(
         assert answer.status_code == 422 and answer.json()["detail"] == "验证码不正确。"
     late = await client.post("/api/v1/otp/verify", json={"mobile": mobile, "code": code})
     assert late.status_code == 422 and "失效" in late.json()["detail"]
+
+
+async def test_a_cancellation_promotes_the_waiting_citizen_and_tells_them(
+    client: AsyncTestClient[Litestar], factory: async_sessionmaker[AsyncSession], sitting: int
+) -> None:
+    root = await bearer(client, "root")
+    first = (await client.post("/api/v1/bookings", json=body(sitting, 61), headers=root)).json()
+    assert (
+        await client.post("/api/v1/bookings", json=body(sitting, 62), headers=root)
+    ).status_code == 201
+    waiting = await client.post(
+        "/api/v1/bookings", json=body(sitting, 63, waitlist=True), headers=root
+    )
+    assert waiting.json()["status"] == "waitlisted"
+    gone = await client.delete(
+        f"/api/v1/bookings/{first['code']}", headers={"X-Citizen-Mobile": "13900000061"}
+    )
+    assert gone.status_code == 200
+    promoted = await client.get(
+        f"/api/v1/bookings/{waiting.json()['code']}", headers={"X-Citizen-Mobile": "13900000063"}
+    )
+    assert promoted.json()["status"] == "booked"
+    async with factory() as db:
+        told = list(
+            await db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "promotion"))
+        )
+    assert len(told) == 1 and told[0].to_masked == "139****0063"
+    assert waiting.json()["code"] in told[0].body
