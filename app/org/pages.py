@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -22,6 +22,7 @@ from app.core.auth.access import Principal, allow
 from app.core.auth.roles import ORG_READER_ROLES, Role
 from app.core.clock import Clock, local_today
 from app.core.errors import DomainError
+from app.core.forms import FieldRule, FormInvalid, build, date_field, int_field, require
 from app.core.web import flash, nav_item, page
 from app.org import rules, services
 from app.org.models import Post, Tenure, Unit
@@ -60,9 +61,6 @@ KIND_ORDER: dict[str, int] = {
 GENDERS = [("男", "男"), ("女", "女")]
 PERSON_CHOICES_LIMIT = 1000
 _TAG_SEPARATORS = re.compile(r"[,，、;；\s]+")
-_ERROR_FIELD = re.compile(r"`\$\.(\w+)|field `(\w+)`")
-
-Struct = TypeVar("Struct", bound=msgspec.Struct)
 
 
 def unit_url(unit_id: int) -> str:
@@ -76,59 +74,8 @@ def _sibling_key(unit: Unit) -> tuple[int, str]:
 # ---------------------------------------------------------------- form parsing
 
 
-class FormInvalid(Exception):
-    """The form cannot become a schema: field name -> Chinese message."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
-
-
-@dataclass(frozen=True, slots=True)
-class FieldRule:
-    form_name: str
-    message: str
-
-
 def _values(form: Mapping[str, Any]) -> dict[str, str]:
     return {key: str(value).strip() for key, value in form.items() if key != "_csrf_token"}
-
-
-def _require(values: Mapping[str, str], required: Mapping[str, str]) -> None:
-    """Refuse with "请填写…" for each empty required field (form name -> label)."""
-    missing = {name: f"请填写{label}。" for name, label in required.items() if not values.get(name)}
-    if missing:
-        raise FormInvalid(missing)
-
-
-def _build(
-    kind: type[Struct], data: dict[str, Any], rules_by_field: Mapping[str, FieldRule]
-) -> Struct:
-    """msgspec does the checking; its first complaint becomes a Chinese field error."""
-    try:
-        return msgspec.convert(data, kind)
-    except msgspec.ValidationError as bad:
-        found = _ERROR_FIELD.search(str(bad))
-        name = next((g for g in found.groups() if g), "") if found else ""
-        rule = rules_by_field.get(name, FieldRule("", "提交的内容格式不正确。"))
-        raise FormInvalid({rule.form_name: rule.message}) from bad
-
-
-def _date(values: Mapping[str, str], name: str, label: str) -> dt.date:
-    text = values.get(name, "")
-    if not text:
-        raise FormInvalid({name: f"请填写{label}。"})
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise FormInvalid({name: f"{label}格式不正确，应为 2026-01-05 这样的日期。"}) from None
-
-
-def _int(values: Mapping[str, str], name: str, message: str) -> int:
-    try:
-        return int(values.get(name, ""))
-    except ValueError:
-        raise FormInvalid({name: message}) from None
 
 
 def split_tags(text: str) -> list[str]:
@@ -162,30 +109,30 @@ _END_FIELDS = {
 
 
 def unit_patch_from(values: Mapping[str, str]) -> UnitPatch:
-    _require(values, {"name": "单位名称", "code": "单位代码"})
-    return _build(UnitPatch, {"code": values["code"], "name": values["name"]}, _UNIT_FIELDS)
+    require(values, {"name": "单位名称", "code": "单位代码"})
+    return build(UnitPatch, {"code": values["code"], "name": values["name"]}, _UNIT_FIELDS)
 
 
 def child_from(values: Mapping[str, str], parent_id: int) -> UnitIn:
-    _require(values, {"child_kind": "单位类别", "child_code": "单位代码", "child_name": "单位名称"})
+    require(values, {"child_kind": "单位类别", "child_code": "单位代码", "child_name": "单位名称"})
     data = {
         "kind": values["child_kind"],
         "code": values["child_code"],
         "name": values["child_name"],
         "parent_id": parent_id,
     }
-    return _build(UnitIn, data, _CHILD_FIELDS)
+    return build(UnitIn, data, _CHILD_FIELDS)
 
 
 def post_from(values: Mapping[str, str], unit_id: int) -> PostIn:
-    _require(values, {"title": "职务名称"})
+    require(values, {"title": "职务名称"})
     data = {
         "unit_id": unit_id,
         "title": values["title"],
         "reception_role": values.get("reception_role") or ReceptionRole.none.value,
         "single_holder": bool(values.get("single_holder")),
     }
-    return _build(PostIn, data, _POST_FIELDS)
+    return build(PostIn, data, _POST_FIELDS)
 
 
 def new_person_from(values: Mapping[str, str], county_id: int | None) -> PersonIn | None:
@@ -198,23 +145,23 @@ def new_person_from(values: Mapping[str, str], county_id: int | None) -> PersonI
     if not name:
         return None
     data = {"name": name, "gender": values.get("new_gender") or None, "county_id": county_id}
-    return _build(PersonIn, data, _PERSON_FIELDS)
+    return build(PersonIn, data, _PERSON_FIELDS)
 
 
 def tenure_from(values: Mapping[str, str], person_id: int) -> TenureIn:
     data = {
         "person_id": person_id,
-        "post_id": _int(values, "post_id", "请选择职务。"),
-        "start_date": _date(values, "start_date", "任职日期"),
+        "post_id": int_field(values, "post_id", "请选择职务。"),
+        "start_date": date_field(values, "start_date", "任职日期"),
         "portfolio": split_tags(values.get("portfolio", "")),
     }
-    return _build(TenureIn, data, _TENURE_FIELDS)
+    return build(TenureIn, data, _TENURE_FIELDS)
 
 
 def tenure_end_from(values: Mapping[str, str]) -> TenureEnd:
-    end_date = _date(values, "end_date", "离任日期")
-    _require(values, {"reason": "离任原因"})
-    return _build(TenureEnd, {"end_date": end_date, "reason": values["reason"]}, _END_FIELDS)
+    end_date = date_field(values, "end_date", "离任日期")
+    require(values, {"reason": "离任原因"})
+    return build(TenureEnd, {"end_date": end_date, "reason": values["reason"]}, _END_FIELDS)
 
 
 # ---------------------------------------------------------------- the tree
@@ -493,7 +440,9 @@ class OrgPages(Controller):
         async def work(values: dict[str, str]) -> str:
             unit = await services.get_unit(db, unit_id)
             newcomer = new_person_from(values, unit.county_id)
-            person_id = _int(values, "person_id", "请选择任职人员。") if newcomer is None else 0
+            person_id = (
+                int_field(values, "person_id", "请选择任职人员。") if newcomer is None else 0
+            )
             data = tenure_from(values, person_id)
             await _ensure_post_of(db, data.post_id, unit_id)
             if newcomer is not None:

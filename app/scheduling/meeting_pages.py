@@ -24,10 +24,10 @@ from app.core.auth.access import Principal, allow
 from app.core.auth.roles import ORG_READER_ROLES, STAFF_ROLES, Role
 from app.core.clock import SHANGHAI, Clock, local_today
 from app.core.errors import DomainError, RuleViolation
+from app.core.forms import FormInvalid
 from app.core.web import flash, nav_item, page
 from app.org import services as org
 from app.org.models import Person, Unit
-from app.org.pages import FormInvalid
 from app.scheduling import services
 from app.scheduling.meetings import LEVEL_LABELS
 from app.scheduling.models import Meeting

@@ -18,10 +18,9 @@ import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
-import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import FormMultiDict, UploadFile
 from litestar.di import Provide
@@ -32,6 +31,15 @@ from app.core.auth.access import Principal, allow
 from app.core.auth.roles import ORG_READER_ROLES, Role
 from app.core.clock import SHANGHAI, Clock, local_today
 from app.core.errors import DomainError, NotFound
+from app.core.forms import (
+    FieldRule,
+    FormInvalid,
+    build,
+    date_field,
+    int_field,
+    require,
+    text,
+)
 from app.core.holidays import calendar_for
 from app.core.web import flash, nav_item, page
 from app.core.workdays import WorkCalendar
@@ -91,7 +99,6 @@ DEFAULT_AWAY_DAYS = 90
 PEOPLE_LIMIT = 1000
 MAX_ICS_BYTES = 1024 * 1024
 
-_ERROR_FIELD = re.compile(r"`\$\.(\w+)|field `(\w+)`")
 _LIST_SEPARATORS = re.compile(r"[,，、;；\s]+")
 _SESSION_LINE = re.compile(
     r"^(\S+)\s+(\S+)\s+(\d{1,2}):(\d{2})\s*(?:-|–|—|~|～|至)\s*(\d{1,2}):(\d{2})$"
@@ -99,7 +106,6 @@ _SESSION_LINE = re.compile(
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 MULTI_FIELDS = frozenset({"pool_posts", "fallback_posts"})
 
-Struct = TypeVar("Struct", bound=msgspec.Struct)
 Values = dict[str, Any]
 Choices = list[tuple[int, str]]
 
@@ -145,20 +151,6 @@ def as_float(value: object) -> float | None:
 # ---------------------------------------------------------------- form parsing
 
 
-class FormInvalid(Exception):
-    """The form cannot become a schema: field name -> Chinese message."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
-
-
-@dataclass(frozen=True, slots=True)
-class FieldRule:
-    form_name: str
-    message: str
-
-
 def values_of(form: FormMultiDict) -> Values:
     """The typed values (files left out); the checkbox groups as lists."""
     out: Values = {}
@@ -168,45 +160,6 @@ def values_of(form: FormMultiDict) -> Values:
         items = [str(v).strip() for v in form.getall(key) if isinstance(v, str)]
         out[key] = items if key in MULTI_FIELDS else (items[-1] if items else "")
     return out
-
-
-def text(values: Mapping[str, Any], name: str) -> str:
-    value = values.get(name, "")
-    return value if isinstance(value, str) else ""
-
-
-def require(values: Mapping[str, Any], required: Mapping[str, str]) -> None:
-    missing = {n: f"请填写{label}。" for n, label in required.items() if not text(values, n)}
-    if missing:
-        raise FormInvalid(missing)
-
-
-def build(kind: type[Struct], data: dict[str, Any], rules: Mapping[str, FieldRule]) -> Struct:
-    """msgspec does the checking; its first complaint becomes a Chinese field error."""
-    try:
-        return msgspec.convert(data, kind)
-    except msgspec.ValidationError as bad:
-        found = _ERROR_FIELD.search(str(bad))
-        name = next((g for g in found.groups() if g), "") if found else ""
-        rule = rules.get(name, FieldRule("", "提交的内容格式不正确。"))
-        raise FormInvalid({rule.form_name: rule.message}) from bad
-
-
-def date_field(values: Mapping[str, Any], name: str, label: str) -> dt.date:
-    value = text(values, name)
-    if not value:
-        raise FormInvalid({name: f"请填写{label}。"})
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise FormInvalid({name: f"{label}格式不正确，应为 2026-01-05 这样的日期。"}) from None
-
-
-def int_field(values: Mapping[str, Any], name: str, message: str) -> int:
-    try:
-        return int(text(values, name))
-    except ValueError:
-        raise FormInvalid({name: message}) from None
 
 
 def optional_id(value: object) -> int | None:
