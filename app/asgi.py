@@ -20,6 +20,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from app.core import bench_routes
 from app.core import pages as core_pages
 from app.core.auth import pages as auth_pages
 from app.core.auth import routes as auth_routes
@@ -44,7 +45,16 @@ from app.ledger import routes as ledger_routes
 from app.ledger.bootstrap import bootstrap_ledgers
 from app.org import pages as org_pages
 from app.org import routes as org_routes
-from app.scheduling import booking_routes, citizen_pages, meeting_pages, outbox_pages
+from app.scheduling import (
+    booking_routes,
+    citizen_pages,
+    clerk_pages,
+    meeting_pages,
+    outbox_pages,
+    reception_pages,
+    reception_routes,
+    reschedule_pages,
+)
 from app.scheduling import pages as scheduling_pages
 from app.scheduling import queue_pages as scheduling_queue_pages
 from app.scheduling import queue_routes as scheduling_queue_routes
@@ -96,14 +106,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             *scheduling_routes.ROUTES,
             *booking_routes.ROUTES,
             *scheduling_queue_routes.ROUTES,
+            *reception_routes.ROUTES,
             *org_pages.ROUTES,
             *ledger_pages.ROUTES,
             *meeting_pages.ROUTES,
             *scheduling_queue_pages.ROUTES,
+            *reception_pages.ROUTES,
+            *clerk_pages.ROUTES,
             *outbox_pages.ROUTES,
             *citizen_pages.ROUTES,
+            *reschedule_pages.ROUTES,
             *scheduling_pages.ROUTES,
             *core_pages.ROUTES,
+            *(bench_routes.ROUTES if settings.bench_endpoints else []),
             create_static_files_router(
                 path="/static", directories=[APP_DIR / "core" / "static"], opt=public()
             ),

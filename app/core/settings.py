@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -21,6 +22,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     deployment: str = "jiefang"
     secure_cookies: bool = False
     in_process_worker: bool = False
+    #: Adds the benchmark-only routes of `app.core.bench_routes` (JIEFANG_BENCH_ENDPOINTS);
+    #: off in every real deployment.
+    bench_endpoints: bool = False
     db_pool_size: int = 10
     login_max_failures: int = 5
     login_window_minutes: int = 15
@@ -28,27 +32,57 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     session_max_age_minutes: int = 480
     #: Which registered SMS sender delivers the outbox (the outbox page itself by default).
     sms_sender: str = "outbox"
+    #: Booking limits (see scheduling.booking_services.Policy): how many days ahead a
+    #: sitting can be booked, when booking closes (days before, at hh:mm), how many active
+    #: bookings a citizen may hold per month, and whose regulations name representatives.
+    booking_window_days: int = 30
+    booking_notice_days: int = 1
+    booking_closes_at: str = "17:00"
+    booking_per_month: int = 3
+    jurisdiction: str = "zhejiang"
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
 
+JURISDICTIONS = ("zhejiang", "national")
+
+
+def _checked(settings: Settings) -> Settings:
+    """Refuse at start, not at the first booking, values that cannot work."""
+    if settings.jurisdiction not in JURISDICTIONS:
+        raise ValueError(f"JIEFANG_JURISDICTION must be one of {', '.join(JURISDICTIONS)}")
+    try:
+        dt.time.fromisoformat(settings.booking_closes_at)
+    except ValueError as bad:
+        raise ValueError("JIEFANG_BOOKING_CLOSES_AT must be HH:MM") from bad
+    return settings
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
     var_dir = Path(env.get("JIEFANG_VAR_DIR", "var")).resolve()
     default_db = f"sqlite+aiosqlite:///{var_dir / 'jiefang.db'}"
-    return Settings(
-        var_dir=var_dir,
-        database_url=env.get("JIEFANG_DATABASE_URL") or default_db,
-        keys_dir=Path(env.get("JIEFANG_KEYS_DIR") or var_dir / "keys").resolve(),
-        deployment=env.get("JIEFANG_DEPLOYMENT", "jiefang"),
-        secure_cookies=_flag(env.get("JIEFANG_SECURE_COOKIES"), False),
-        in_process_worker=_flag(env.get("JIEFANG_IN_PROCESS_WORKER"), False),
-        db_pool_size=int(env.get("JIEFANG_DB_POOL_SIZE", "10")),
-        login_max_failures=int(env.get("JIEFANG_LOGIN_MAX_FAILURES", "5")),
-        login_window_minutes=int(env.get("JIEFANG_LOGIN_WINDOW_MINUTES", "15")),
-        token_ttl_minutes=int(env.get("JIEFANG_TOKEN_TTL_MINUTES", "480")),
-        session_max_age_minutes=int(env.get("JIEFANG_SESSION_MAX_AGE_MINUTES", "480")),
-        sms_sender=env.get("JIEFANG_SMS_SENDER", "outbox"),
+    return _checked(
+        Settings(
+            var_dir=var_dir,
+            database_url=env.get("JIEFANG_DATABASE_URL") or default_db,
+            keys_dir=Path(env.get("JIEFANG_KEYS_DIR") or var_dir / "keys").resolve(),
+            deployment=env.get("JIEFANG_DEPLOYMENT", "jiefang"),
+            secure_cookies=_flag(env.get("JIEFANG_SECURE_COOKIES"), False),
+            in_process_worker=_flag(env.get("JIEFANG_IN_PROCESS_WORKER"), False),
+            bench_endpoints=_flag(env.get("JIEFANG_BENCH_ENDPOINTS"), False),
+            db_pool_size=int(env.get("JIEFANG_DB_POOL_SIZE", "10")),
+            login_max_failures=int(env.get("JIEFANG_LOGIN_MAX_FAILURES", "5")),
+            login_window_minutes=int(env.get("JIEFANG_LOGIN_WINDOW_MINUTES", "15")),
+            token_ttl_minutes=int(env.get("JIEFANG_TOKEN_TTL_MINUTES", "480")),
+            session_max_age_minutes=int(env.get("JIEFANG_SESSION_MAX_AGE_MINUTES", "480")),
+            sms_sender=env.get("JIEFANG_SMS_SENDER", "outbox"),
+            booking_window_days=int(env.get("JIEFANG_BOOKING_WINDOW_DAYS", "30")),
+            booking_notice_days=int(env.get("JIEFANG_BOOKING_NOTICE_DAYS", "1")),
+            booking_closes_at=env.get("JIEFANG_BOOKING_CLOSES_AT", "17:00"),
+            booking_per_month=int(env.get("JIEFANG_BOOKING_PER_MONTH", "3")),
+            jurisdiction=env.get("JIEFANG_JURISDICTION", "zhejiang"),
+        )
     )

@@ -541,6 +541,20 @@ async def tenures_at(
     return list(await db.scalars(query.order_by(Post.id, Tenure.start_date)))
 
 
+async def tenures_in_charge_of(db: AsyncSession, topic: str) -> list[int]:
+    """The tenures whose 分管领域 (portfolio, public information) names the topic: a tag
+    equal to it or containing it, so 土地 finds 土地征收."""
+    wanted = topic.strip()
+    rows = await db.execute(select(Tenure.id, Tenure.portfolio))
+    return [tid for tid, tags in rows.tuples() if any(wanted in tag for tag in tags or [])]
+
+
+async def portfolio_tags(db: AsyncSession, tenure_ids: list[int]) -> list[str]:
+    """The 分管领域 tags of these tenures, each once, sorted."""
+    rows = await db.scalars(select(Tenure.portfolio).where(Tenure.id.in_(tenure_ids)))
+    return sorted({tag for tags in rows for tag in tags or []})
+
+
 async def tenures_of_person(db: AsyncSession, actor: Principal, person_id: int) -> list[Tenure]:
     person = await get_person(db, person_id)
     tenures = list(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post
@@ -33,10 +34,12 @@ from app.scheduling.schemas import (
     CodeIn,
     MobileIn,
     ReceiptOut,
+    RescheduleIn,
     SittingOut,
     SittingPage,
     SlotOut,
 )
+from app.scheduling.slots import slots_of
 
 CitizenToken = Annotated[str | None, HeaderParameter(name="X-Citizen-Token", max_length=512)]
 Mobile = Annotated[str, HeaderParameter(name="X-Citizen-Mobile", min_length=1, max_length=20)]
@@ -106,14 +109,26 @@ def _after(cursor: str | None) -> tuple[dt.date, int] | None:
         raise RuleViolation("分页游标不正确。") from bad
 
 
+@functools.lru_cache(maxsize=1024)
+def _slot_texts(
+    sessions: tuple[tuple[str, str], ...], minutes: int, seats: int
+) -> tuple[tuple[str, str, int], ...]:
+    """(start, end, seats) of each slot, as `sitting_slots` cuts them. A page lists up to
+    500 sittings with a dozen slots each, and venues share a few session layouts: cutting
+    and formatting every sitting's slots anew cost more than the page's query."""
+    return tuple(
+        (f"{x.start:%H:%M}", f"{x.end:%H:%M}", x.seats) for x in slots_of(sessions, minutes, seats)
+    )
+
+
 def _sitting_out(s: Sitting, taken: dict[tuple[int, str], int]) -> SittingOut:
+    venue = s.venue
+    texts = _slot_texts(
+        tuple(bookings.booking_sessions(s)), venue.slot_minutes, venue.seats_per_slot
+    )
     slots = [
-        SlotOut(
-            f"{x.start:%H:%M}",
-            f"{x.end:%H:%M}",
-            max(0, x.seats - taken.get((s.id, f"{x.start:%H:%M}"), 0)),
-        )
-        for x in bookings.sitting_slots(s)
+        SlotOut(start, end, max(0, seats - taken.get((s.id, start), 0)))
+        for start, end, seats in texts
     ]
     return SittingOut(
         s.id,
@@ -140,14 +155,23 @@ class SittingApi(Controller):
         to: dt.date | None = None,
         unit: int | None = None,
         official: int | None = None,
+        topic: Annotated[str | None, Parameter(max_length=32)] = None,
         limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = 100,
         cursor: str | None = None,
     ) -> SittingPage:
-        """Published sittings (30 days from today by default) with free seats per slot."""
+        """Published sittings (30 days from today by default) with free seats per slot;
+        `topic` keeps the officials whose 分管领域 names it."""
         first = from_ or clock.now().astimezone(bookings.SHANGHAI).date()
         last = to or first + dt.timedelta(days=DEFAULT_DAYS)
         found = await bookings.published_sittings(
-            db, first, last, unit=unit, person=official, after=_after(cursor), limit=limit + 1
+            db,
+            first,
+            last,
+            unit=unit,
+            person=official,
+            topic=topic,
+            after=_after(cursor),
+            limit=limit + 1,
         )
         page = found[:limit]
         taken = await bookings.seats_taken(db, [s.id for s in page])
@@ -168,20 +192,28 @@ class BookingApi(Controller):
         clock: Clock,
         data: BookingIn,
         citizen_token: CitizenToken = None,
-    ) -> BookingOut:
+    ) -> BookingOut | Response[Any]:
         """A citizen books online with the token of a verified mobile number (header
-        `X-Citizen-Token`); a clerk books by phone or registers a walk-in with a Bearer
-        token."""
+        `X-Citizen-Token`), limited per address and number; a clerk books by phone or
+        registers a walk-in with a Bearer token."""
         wanted, secrets = _request(data), _secrets(request)
-        citizen = None
-        if wanted.channel is Channel.online:
-            if not citizen_token:
-                raise NotAuthenticated("网上预约须先用短信验证码验证手机号。")
-            citizen = citizens.token_mobile(secrets, citizen_token, clock.now())
-        actor = None if wanted.channel is Channel.online else principal
-        done = await citizens.book_and_confirm(
-            db, actor, clock.now(), wanted, secrets, citizen=citizen
-        )
+        policy = bookings.Policy.of(runtime_of(request).settings)
+        if wanted.channel is not Channel.online:
+            done = await citizens.book_and_confirm(
+                db, principal, clock.now(), wanted, secrets, policy=policy
+            )
+            return booking_out(done.booking, done.receipt)
+        if not citizen_token:
+            raise NotAuthenticated("网上预约须先用短信验证码验证手机号。")
+        citizen = citizens.token_mobile(secrets, citizen_token, clock.now())
+        try:
+            await citizens.count_booking(db, clock.now(), remote_of(request), citizen)
+            async with db.begin_nested():
+                done = await citizens.book_and_confirm(
+                    db, None, clock.now(), wanted, secrets, citizen=citizen, policy=policy
+                )
+        except DomainError as refusal:
+            return refused(request, refusal)
         return booking_out(done.booking, done.receipt)
 
     @get("/{code:str}", opt=public())
@@ -214,6 +246,31 @@ class BookingApi(Controller):
         except DomainError as refusal:
             return refused(request, refusal)
         return booking_out(booking)
+
+    @post("/{code:str}/reschedule", opt=public(), status_code=200)
+    async def reschedule(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        clock: Clock,
+        code: str,
+        mobile: Mobile,
+        data: RescheduleIn,
+    ) -> BookingOut | Response[Any]:
+        """Move the booking to another slot or sitting; the code stays. 409 when the new
+        slot is full (unless `waitlist`), 422 when a rule refuses; nothing moves then."""
+        to = bookings.NewTime(data.sitting_id, data.slot_start, data.waitlist)
+        policy = bookings.Policy.of(runtime_of(request).settings)
+        try:
+            booking = await _look_up(request, db, clock, code, mobile)
+            await citizens.count_booking(db, clock.now(), remote_of(request), booking.mobile_hash)
+            async with db.begin_nested():
+                moved = await citizens.reschedule_and_notify(
+                    db, None, clock.now(), booking, to, _secrets(request), policy
+                )
+        except DomainError as refusal:
+            return refused(request, refusal)
+        return booking_out(moved.booking, moved.receipt)
 
 
 async def _look_up(

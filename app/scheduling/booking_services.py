@@ -20,18 +20,22 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import false, func, or_, select, update
+from sqlalchemy import func, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defaultload
 
 from app.core.auth.access import Principal, require_scope
 from app.core.auth.roles import Role
-from app.core.errors import Conflict, Forbidden, NotAuthenticated, NotFound, RuleViolation
+from app.core.errors import Conflict, NotAuthenticated, NotFound, RuleViolation
+from app.core.jobs import enqueue
 from app.core.keys import KeyRing
+from app.core.settings import Settings
 from app.ledger import services as ledger
 from app.ledger.rules import citizen_actor, ledger_action, system_actor
+from app.org import services as org
 from app.org.models import Unit
 from app.scheduling.codes import code_is_valid, make_code, normalise_code
 from app.scheduling.identity import IdType, identity_problem, mask, normalise
@@ -42,10 +46,19 @@ from app.scheduling.models import (
     ReceptionRule,
     Sitting,
     SlotSeats,
+    Venue,
 )
 from app.scheduling.representatives import Jurisdiction, representatives_problem
 from app.scheduling.schemas import DAY_SESSION
-from app.scheduling.slots import Slot, booking_closes, in_window, slots_of
+from app.scheduling.slots import (
+    MAX_SHIFT_DAYS,
+    Slot,
+    booking_closes,
+    in_window,
+    nearest_slots,
+    replacement,
+    slots_of,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CLERKS = frozenset({Role.clerk, Role.admin, Role.office})
@@ -69,6 +82,17 @@ class BookingStatus(StrEnum):
     cancelled = "cancelled"
     received = "received"
     no_show = "no_show"
+
+
+BOOKING_STATUS_LABELS: Mapping[str, str] = {
+    BookingStatus.booked: "待签到",
+    BookingStatus.waitlisted: "候补",
+    BookingStatus.checked_in: "已签到",
+    BookingStatus.called: "已叫号",
+    BookingStatus.cancelled: "已取消",
+    BookingStatus.received: "已接待",
+    BookingStatus.no_show: "未到",
+}
 
 
 ACTIVE = (
@@ -109,6 +133,20 @@ class Policy:
     notice_days: int = 1
     closes_at: dt.time = dt.time(17, 0)
     per_month: int = 3
+
+    @classmethod
+    def of(cls, settings: Settings) -> Policy:
+        """The deployment's limits (JIEFANG_BOOKING_* and JIEFANG_JURISDICTION)."""
+        return cls(
+            jurisdiction=Jurisdiction(settings.jurisdiction),
+            window_days=settings.booking_window_days,
+            notice_days=settings.booking_notice_days,
+            closes_at=dt.time.fromisoformat(settings.booking_closes_at),
+            per_month=settings.booking_per_month,
+        )
+
+
+DEFAULT_POLICY = Policy()
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,17 +249,18 @@ async def _release_seat(db: AsyncSession, sitting_id: int, start: str) -> None:
     )
 
 
-async def _take_quota(db: AsyncSession, subject: str, month: str, limit: int) -> bool:
+async def _take_quota(db: AsyncSession, subject: str, month: str, limit: int | None) -> bool:
+    """Count one more active booking of a citizen in a month, if under `limit` (None:
+    whatever the limit, for a move the citizen did not choose)."""
     await db.execute(
         insert_ignoring(db)(BookingQuota)
         .values(subject=subject, month=month, used=0)
         .on_conflict_do_nothing()
     )
+    under = true() if limit is None else BookingQuota.used < limit
     used = await db.scalar(
         update(BookingQuota)
-        .where(
-            BookingQuota.subject == subject, BookingQuota.month == month, BookingQuota.used < limit
-        )
+        .where(BookingQuota.subject == subject, BookingQuota.month == month, under)
         .values(used=BookingQuota.used + 1)
         .returning(BookingQuota.used)
     )
@@ -236,7 +275,7 @@ async def _release_quota(db: AsyncSession, subject: str, month: str) -> None:
     )
 
 
-async def _next_queue_number(db: AsyncSession, sitting_id: int) -> int:
+async def next_queue_number(db: AsyncSession, sitting_id: int) -> int:
     await db.execute(
         insert_ignoring(db)(QueueCounter)
         .values(sitting_id=sitting_id, last=0)
@@ -255,7 +294,8 @@ async def _next_queue_number(db: AsyncSession, sitting_id: int) -> int:
 # --------------------------------------------------------------------------- checks
 
 
-def _local(now: dt.datetime) -> dt.datetime:
+def wall_clock(now: dt.datetime) -> dt.datetime:
+    """Naive Asia/Shanghai time: what every booking date and deadline is read in."""
     return now.astimezone(SHANGHAI).replace(tzinfo=None)
 
 
@@ -267,10 +307,18 @@ def normalise_mobile(raw: str) -> str:
     return mobile
 
 
+def _mobile_of(request: BookingRequest) -> str:
+    """The booking's mobile number; a walk-in without one is registered all the same
+    (无差别受理) and gets "" — nothing is sent to it."""
+    if request.channel is Channel.in_person and not request.mobile.strip():
+        return ""
+    return normalise_mobile(request.mobile)
+
+
 def _check_person(request: BookingRequest, policy: Policy, today: dt.date) -> None:
     if not 2 <= len(request.name.strip()) <= 32:
         raise RuleViolation("姓名应为2至32个字。")
-    normalise_mobile(request.mobile)
+    _mobile_of(request)
     problem = identity_problem(request.id_type, request.id_number, today=today)
     if problem:
         raise RuleViolation(problem + "。" if not problem.endswith("。") else problem)
@@ -284,12 +332,12 @@ def _check_person(request: BookingRequest, policy: Policy, today: dt.date) -> No
 
 
 def _check_timing(
-    sitting: Sitting, request: BookingRequest, policy: Policy, now: dt.datetime
+    sitting: Sitting, channel: Channel, slot_start: str | None, policy: Policy, now: dt.datetime
 ) -> Slot | None:
     """Walk-ins are never turned away for window or notice (无差别受理) but come on the
     day; a booking falls inside the window, before the notice closes, in a real slot."""
-    local = _local(now)
-    if request.channel is Channel.in_person:
+    local = wall_clock(now)
+    if channel is Channel.in_person:
         if sitting.day != local.date():
             raise RuleViolation("现场登记只能在接访当天办理。")
         return None
@@ -299,7 +347,7 @@ def _check_timing(
     if local >= closes:
         raise RuleViolation(f"该场接访的预约已于{closes:%m月%d日%H:%M}截止，可当天到现场登记。")
     slot = next(
-        (s for s in sitting_slots(sitting) if s.start.strftime("%H:%M") == request.slot_start), None
+        (s for s in sitting_slots(sitting) if s.start.strftime("%H:%M") == slot_start), None
     )
     if slot is None:
         raise RuleViolation("请选择该场接访的一个预约时段。")
@@ -307,7 +355,14 @@ def _check_timing(
 
 
 async def _scheduled_sitting(db: AsyncSession, sitting_id: int) -> Sitting:
-    sitting = await db.get(Sitting, sitting_id)
+    """The sitting, share-locked: a publication cancelling it at this moment waits for
+    this booking (and then moves it), or this booking waits and sees it cancelled."""
+    sitting = await db.scalar(
+        select(Sitting)
+        .where(Sitting.id == sitting_id)
+        .with_for_update(read=True, of=Sitting)
+        .execution_options(populate_existing=True)
+    )
     if sitting is None:
         raise NotFound("找不到该接访安排。")
     if sitting.status != "scheduled":
@@ -336,7 +391,7 @@ async def book(
     now: dt.datetime,
     request: BookingRequest,
     secrets: Secrets,
-    policy: Policy = Policy(),
+    policy: Policy = DEFAULT_POLICY,
     citizen: str | None = None,
 ) -> Booked:
     """Take a seat (or a queue number, or a waitlist place) at a published sitting.
@@ -344,19 +399,21 @@ async def book(
     booking's own number."""
     sitting = await _scheduled_sitting(db, request.sitting_id)
     await _check_staff(db, actor, sitting, request)
-    _check_person(request, policy, _local(now).date())
-    slot = _check_timing(sitting, request, policy, now)
-    mobile = normalise_mobile(request.mobile)
+    _check_person(request, policy, wall_clock(now).date())
+    slot = _check_timing(sitting, request.channel, request.slot_start, policy, now)
+    mobile, code = _mobile_of(request), make_code(os.urandom(16))
     number = normalise(request.id_type, request.id_number)
-    refs = (secrets.ref("mobile", mobile), secrets.ref(request.id_type, number))
+    # No number: a hash of its own, so two walk-ins without phones never clash.
+    who = secrets.ref("mobile", mobile) if mobile else secrets.ref("no-mobile", code)
+    refs = (who, secrets.ref(request.id_type, number))
     if request.channel is Channel.online and citizen != refs[0]:
         raise NotAuthenticated("网上预约须先用短信验证码验证该手机号。")
     await _refuse_second_booking(db, sitting.id, refs)
     if slot is not None:
         await _take_limits(db, refs, sitting.day, policy)
-    status, queue = await _place(db, sitting, slot, request)
+    status, queue = await _place(db, sitting, slot, waitlist=request.waitlist)
     booking = Booking(
-        code=make_code(os.urandom(16)),
+        code=code,
         county_id=sitting.county_id,
         sitting_id=sitting.id,
         slot_start=slot.start.strftime("%H:%M") if slot else None,
@@ -395,7 +452,9 @@ async def book(
     return Booked(booking, receipt)
 
 
-async def _refuse_second_booking(db: AsyncSession, sitting_id: int, refs: tuple[str, str]) -> None:
+async def _refuse_second_booking(
+    db: AsyncSession, sitting_id: int, refs: tuple[str, str], but: int | None = None
+) -> None:
     """The friendly answer; the partial unique indexes are what hold under concurrency."""
     found = await db.scalar(
         select(func.count())
@@ -404,6 +463,7 @@ async def _refuse_second_booking(db: AsyncSession, sitting_id: int, refs: tuple[
             Booking.sitting_id == sitting_id,
             Booking.status.in_([str(s) for s in ACTIVE]),
             (Booking.mobile_hash == refs[0]) | (Booking.id_hash == refs[1]),
+            Booking.id != (but or 0),
         )
     )
     if found:
@@ -420,13 +480,13 @@ async def _take_limits(
 
 
 async def _place(
-    db: AsyncSession, sitting: Sitting, slot: Slot | None, request: BookingRequest
+    db: AsyncSession, sitting: Sitting, slot: Slot | None, *, waitlist: bool
 ) -> tuple[BookingStatus, int | None]:
     if slot is None:
-        return BookingStatus.booked, await _next_queue_number(db, sitting.id)
+        return BookingStatus.booked, await next_queue_number(db, sitting.id)
     if await _take_seat(db, sitting, slot):
         return BookingStatus.booked, None
-    if request.waitlist:
+    if waitlist:
         return BookingStatus.waitlisted, None
     raise Conflict(f"{slot.start:%H:%M}时段已约满，可选择其他时段或登记候补。")
 
@@ -481,58 +541,375 @@ async def find(db: AsyncSession, code: str, mobile: str, secrets: Secrets) -> Bo
     return booking
 
 
+async def _relock(db: AsyncSession, booking: Booking) -> None:
+    """Lock the booking's row and re-read it: two requests changing one booking at once
+    (a double-clicked cancel) take turns, and the second sees what the first did."""
+    await db.execute(
+        select(Booking)
+        .where(Booking.id == booking.id)
+        .with_for_update(of=Booking)
+        .execution_options(populate_existing=True)
+    )
+
+
 async def cancel(
     db: AsyncSession, actor: Principal | None, now: dt.datetime, booking: Booking
 ) -> Booking | None:
     """Cancel; the seat goes to the first citizen waiting for the slot, in the same
     transaction. Returns the promoted booking, if any."""
+    await _relock(db, booking)
     if booking.status not in (BookingStatus.booked, BookingStatus.waitlisted):
         raise RuleViolation("该预约已结束或已取消，不能再取消。")
-    held_seat = booking.status == BookingStatus.booked and booking.slot_start is not None
+    slot, held_seat = booking.slot_start, booking.status == BookingStatus.booked
     booking.status, booking.updated_at = str(BookingStatus.cancelled), now
     booking.sequence += 1
-    if booking.slot_start is not None:
-        month = booking.sitting.day.strftime("%Y-%m")
-        for subject in (booking.mobile_hash, booking.id_hash):
-            await _release_quota(db, subject, month)
+    promoted = None
+    if slot is not None:
+        await _release_quotas(db, booking, booking.sitting.day)
+        if held_seat:
+            promoted = await _hand_on_seat(db, now, booking.sitting_id, slot)
     await db.flush()
     await _ledger(db, actor, booking.mobile_hash, now, BOOKING_CANCELLED, booking)
-    if not held_seat:
-        return None
-    return await _promote_or_release(db, now, booking)
+    await _promotion_ledger(db, now, promoted)
+    return promoted
 
 
-async def _promote_or_release(db: AsyncSession, now: dt.datetime, freed: Booking) -> Booking | None:
-    # SKIP LOCKED: two cancellations at once promote two different waiting citizens
-    # instead of both finding the first one (and one seat staying empty).
-    assert freed.slot_start is not None
+async def _release_quotas(db: AsyncSession, booking: Booking, day: dt.date) -> None:
+    for subject in (booking.mobile_hash, booking.id_hash):
+        await _release_quota(db, subject, day.strftime("%Y-%m"))
+
+
+async def _hand_on_seat(
+    db: AsyncSession, now: dt.datetime, sitting_id: int, slot_start: str
+) -> Booking | None:
+    """A seat of this slot was given up: the citizen waiting longest for it takes it, or
+    it is free again. SKIP LOCKED: two cancellations at once promote two different
+    waiting citizens instead of both finding the first one (and one seat staying empty).
+    A waiting booking changes only when it joins a waitlist, so `updated_at` is when it
+    started waiting for this slot."""
     waiting = await db.scalar(
         select(Booking)
         .where(
-            Booking.sitting_id == freed.sitting_id,
-            Booking.slot_start == freed.slot_start,
+            Booking.sitting_id == sitting_id,
+            Booking.slot_start == slot_start,
             Booking.status == BookingStatus.waitlisted,
         )
-        .order_by(Booking.created_at, Booking.id)
+        .order_by(Booking.updated_at, Booking.id)
         .limit(1)
         .with_for_update(of=Booking, skip_locked=True)
     )
     if waiting is None:
-        await _release_seat(db, freed.sitting_id, freed.slot_start)
+        await _release_seat(db, sitting_id, slot_start)
         return None
     waiting.status, waiting.updated_at = str(BookingStatus.booked), now
     waiting.sequence += 1
     await db.flush()
+    return waiting
+
+
+async def _promotion_ledger(db: AsyncSession, now: dt.datetime, promoted: Booking | None) -> None:
+    """The promotion's entry: written after every row lock the change takes, as all
+    ledger appends are (the ledger head is the last lock, never one held while waiting)."""
+    if promoted is None:
+        return
     await ledger.append(
         db,
-        county=waiting.county_id,
+        county=promoted.county_id,
         actor=system_actor("booking.waitlist"),
         action=BOOKING_PROMOTED,
-        subject=("booking", waiting.id),
-        payload={"sitting": waiting.sitting_id, "slot": waiting.slot_start},
+        subject=("booking", promoted.id),
+        payload={"sitting": promoted.sitting_id, "slot": promoted.slot_start},
         at=now,
     )
-    return waiting
+
+
+# --------------------------------------------------------------------------- reschedule
+
+BOOKING_RESCHEDULED = ledger_action(
+    "booking.rescheduled",
+    "booking",
+    "改约：换到另一场接访或同一场的另一时段（预约码不变）",
+    sitting="改约后的接访安排编号",
+    slot="改约后的时段开始时间",
+    from_sitting="改约前的接访安排编号",
+    from_slot="改约前的时段开始时间",
+    status="改约后的状态（booked/waitlisted）",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewTime:
+    """Where a booking moves: a sitting and one of its slots; `waitlist` joins the slot's
+    waitlist when it is full instead of refusing."""
+
+    sitting_id: int
+    slot_start: str
+    waitlist: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Rescheduled:
+    booking: Booking
+    receipt: ledger.Receipt
+    #: The waiting citizen who took the seat the booking gave up, if any.
+    promoted: Booking | None
+
+
+def _check_reschedulable(booking: Booking, to: NewTime, now: dt.datetime) -> None:
+    if booking.status not in (BookingStatus.booked, BookingStatus.waitlisted):
+        raise RuleViolation("该预约已签到、结束或已取消，不能改约。")
+    if booking.slot_start is None:
+        raise RuleViolation("现场登记的排队号不能改约，请到窗口办理。")
+    if booking.sitting.day < wall_clock(now).date():
+        raise RuleViolation("该预约的接访日期已过，不能改约。")
+    if (booking.sitting_id, booking.slot_start) == (to.sitting_id, to.slot_start):
+        raise RuleViolation("新选的时段与原预约相同。")
+
+
+async def reschedule(
+    db: AsyncSession,
+    actor: Principal | None,
+    now: dt.datetime,
+    booking: Booking,
+    to: NewTime,
+    policy: Policy = DEFAULT_POLICY,
+) -> Rescheduled:
+    """Move a booking to another slot or sitting of its county, keeping its code (the
+    invitation's SEQUENCE goes up). The new seat is taken by the same conditional UPDATE
+    as a booking, under the same window, notice and monthly limits; the old seat goes to
+    the first citizen waiting for it. Both seat rows are touched in key order, so two
+    citizens swapping slots at the same moment cannot deadlock."""
+    await _relock(db, booking)
+    _check_reschedulable(booking, to, now)
+    target = await _scheduled_sitting(db, to.sitting_id)
+    if target.county_id != booking.county_id:
+        raise RuleViolation("只能改约到本县（市、区）的接访安排。")
+    slot = _check_timing(target, Channel(booking.channel), to.slot_start, policy, now)
+    assert slot is not None and booking.slot_start is not None
+    refs = (booking.mobile_hash, booking.id_hash)
+    await _refuse_second_booking(db, target.id, refs, but=booking.id)
+    old, old_slot = booking.sitting, booking.slot_start
+    if old.day.strftime("%Y-%m") != target.day.strftime("%Y-%m"):
+        await _release_quotas(db, booking, old.day)
+        await _take_limits(db, refs, target.day, policy)
+    held = booking.status == BookingStatus.booked
+    status, promoted = await _swap_seats(db, now, (old.id, old_slot, held), target, slot, to)
+    booking.sitting_id, booking.sitting, booking.slot_start = target.id, target, to.slot_start
+    booking.status, booking.updated_at = str(status), now
+    booking.sequence += 1
+    await _flush_once(db)
+    receipt = await _ledger(
+        db,
+        actor,
+        booking.mobile_hash,
+        now,
+        BOOKING_RESCHEDULED,
+        booking,
+        from_sitting=old.id,
+        from_slot=old_slot,
+        status=str(status),
+    )
+    await _promotion_ledger(db, now, promoted)
+    return Rescheduled(booking, receipt, promoted)
+
+
+async def _swap_seats(
+    db: AsyncSession,
+    now: dt.datetime,
+    old: tuple[int, str, bool],
+    target: Sitting,
+    slot: Slot,
+    to: NewTime,
+) -> tuple[BookingStatus, Booking | None]:
+    """Take the new seat (or waitlist place) and give up the old one, lower key first."""
+    sitting_id, start, held = old
+    promoted: Booking | None = None
+    release_first = (sitting_id, start) < (target.id, to.slot_start)
+    if held and release_first:
+        promoted = await _hand_on_seat(db, now, sitting_id, start)
+    status, _ = await _place(db, target, slot, waitlist=to.waitlist)
+    if held and not release_first:
+        promoted = await _hand_on_seat(db, now, sitting_id, start)
+    return status, promoted
+
+
+# --------------------------------------------------------------------------- re-plan
+#
+# A published roster that drops a sitting (its leader fell ill, the date moved) leaves
+# citizens booked on it. In the same transaction as the publication each of them follows
+# to the sitting of the same rule that replaces it (slots.replacement: same day with the
+# leader who now receives, else the nearest day within a week), keeping the code and as
+# near the same slot as seats allow; with no replacement, or when the citizen holds a
+# booking there already, the booking is cancelled. A job then tells each citizen what
+# changed — keeping needs nothing, cancelling or rescheduling is one click.
+
+BOOKING_MOVED = ledger_action(
+    "booking.moved",
+    "booking",
+    "排班调整：原接访安排取消，预约随之改到接替的接访安排（预约码不变）",
+    sitting="新的接访安排编号",
+    slot="新的时段开始时间",
+    from_sitting="原接访安排编号",
+    from_slot="原时段开始时间",
+    status="改后的状态（booked/waitlisted）",
+)
+#: The job that tells a citizen how a re-plan changed their booking.
+CHANGE_NOTICE_JOB = "booking.change_notice"
+_REPLAN = "roster.publish"
+
+
+@dataclass(frozen=True, slots=True)
+class Followed:
+    booking: Booking
+    from_sitting: int
+    from_slot: str | None
+    #: Where it went; None when the booking was cancelled.
+    to_sitting: int | None
+
+
+async def follow_roster(
+    db: AsyncSession, now: dt.datetime, cancelled: Sequence[Sitting]
+) -> list[Followed]:
+    """Move (or cancel) the bookings of sittings a publication cancelled. Seats are taken
+    for every booking first and the ledger written after, so this transaction never waits
+    for a seat while holding the ledger."""
+    if not cancelled:
+        return []
+    waiting = await db.scalars(
+        select(Booking)
+        .where(
+            Booking.sitting_id.in_([s.id for s in cancelled]),
+            Booking.status.in_([BookingStatus.booked, BookingStatus.waitlisted]),
+        )
+        .order_by(Booking.status, Booking.created_at, Booking.id)
+        .with_for_update(of=Booking)
+    )
+    targets: dict[int, Sitting | None] = {}
+    done = []
+    for booking in list(waiting):
+        if booking.sitting_id not in targets:
+            targets[booking.sitting_id] = await _replacement_of(db, booking.sitting, now)
+        done.append(await _follow(db, now, booking, targets[booking.sitting_id]))
+    for followed in done:
+        await _followed_ledger(db, now, followed)
+    return done
+
+
+async def _replacement_of(db: AsyncSession, gone: Sitting, now: dt.datetime) -> Sitting | None:
+    near = dt.timedelta(days=MAX_SHIFT_DAYS)
+    found = list(
+        await db.scalars(
+            select(Sitting).where(
+                Sitting.rule_id == gone.rule_id,
+                Sitting.status == "scheduled",
+                Sitting.day.between(gone.day - near, gone.day + near),
+            )
+        )
+    )
+    chosen = replacement(gone.day, [(s.day, s.id) for s in found], wall_clock(now).date())
+    return next((s for s in found if s.id == chosen), None)
+
+
+async def _follow(
+    db: AsyncSession, now: dt.datetime, booking: Booking, target: Sitting | None
+) -> Followed:
+    old, old_slot = booking.sitting, booking.slot_start
+    if old_slot is not None and booking.status == BookingStatus.booked:
+        await _release_seat(db, old.id, old_slot)
+    if target is not None and old_slot is not None:
+        refs = (booking.mobile_hash, booking.id_hash)
+        if not await _holds_other(db, target.id, refs, booking.id):
+            await _shift_quota(db, booking, old.day, target.day)
+            await _seat_on(db, booking, target, old_slot)
+            booking.sitting_id, booking.sitting = target.id, target
+            return _changed(booking, now, Followed(booking, old.id, old_slot, target.id))
+    if old_slot is not None:
+        await _release_quotas(db, booking, old.day)
+    booking.status = str(BookingStatus.cancelled)
+    return _changed(booking, now, Followed(booking, old.id, old_slot, None))
+
+
+def _changed(booking: Booking, now: dt.datetime, followed: Followed) -> Followed:
+    booking.updated_at = now
+    booking.sequence += 1
+    return followed
+
+
+async def _holds_other(db: AsyncSession, sitting_id: int, refs: tuple[str, str], but: int) -> bool:
+    try:
+        await _refuse_second_booking(db, sitting_id, refs, but=but)
+    except RuleViolation:
+        return True
+    return False
+
+
+async def _shift_quota(db: AsyncSession, booking: Booking, old: dt.date, new: dt.date) -> None:
+    """A moved booking counts in its new month whatever the limit: the move was not the
+    citizen's choice."""
+    if old.strftime("%Y-%m") == new.strftime("%Y-%m"):
+        return
+    await _release_quotas(db, booking, old)
+    for subject in (booking.mobile_hash, booking.id_hash):
+        await _take_quota(db, subject, new.strftime("%Y-%m"), limit=None)
+
+
+async def _seat_on(db: AsyncSession, booking: Booking, target: Sitting, wanted: str) -> None:
+    """The nearest slot with a free seat; none free (or already waiting): the waitlist of
+    the nearest slot, in the order of the moment of the move."""
+    slots = {f"{x.start:%H:%M}": x for x in sitting_slots(target)}
+    order = nearest_slots(wanted, slots)
+    booking.slot_start = order[0] if order else wanted
+    if booking.status != BookingStatus.booked:
+        return
+    for start in order:
+        if await _take_seat(db, target, slots[start]):
+            booking.slot_start = start
+            return
+    booking.status = str(BookingStatus.waitlisted)
+
+
+async def _followed_ledger(db: AsyncSession, now: dt.datetime, followed: Followed) -> None:
+    booking = followed.booking
+    if followed.to_sitting is None:
+        action, payload = BOOKING_CANCELLED, {}
+    else:
+        action = BOOKING_MOVED
+        payload = {
+            "from_sitting": followed.from_sitting,
+            "from_slot": followed.from_slot,
+            "status": booking.status,
+        }
+    await db.flush()
+    await ledger.append(
+        db,
+        county=booking.county_id,
+        actor=system_actor(_REPLAN),
+        action=action,
+        subject=("booking", booking.id),
+        payload={"sitting": booking.sitting_id, "slot": booking.slot_start, **payload},
+        at=now,
+    )
+    await enqueue(
+        db,
+        CHANGE_NOTICE_JOB,
+        {
+            "booking": booking.id,
+            "from_sitting": followed.from_sitting,
+            "from_slot": followed.from_slot,
+        },
+        now=now,
+        dedupe_key=f"change:{booking.id}:{booking.sequence}",
+    )
+
+
+#: A listed sitting shows its rule's name and sessions, its venue and its official; the
+#: units of the rule and the venue, and the rule's own venue, are not joined in (eight
+#: tables instead of four cost more to plan and to load than the rest of a page).
+_LISTED = (
+    defaultload(Sitting.rule).raiseload(ReceptionRule.unit, sql_only=True),
+    defaultload(Sitting.rule).raiseload(ReceptionRule.venue, sql_only=True),
+    defaultload(Sitting.venue).raiseload(Venue.unit, sql_only=True),
+)
 
 
 async def published_sittings(
@@ -542,12 +919,16 @@ async def published_sittings(
     *,
     unit: int | None = None,
     person: int | None = None,
+    topic: str | None = None,
     after: tuple[dt.date, int] | None = None,
     limit: int = 100,
 ) -> list[Sitting]:
-    """Scheduled sittings between two dates in (day, id) order, from after a cursor."""
-    query = select(Sitting).where(
-        Sitting.status == "scheduled", Sitting.day >= first, Sitting.day <= last
+    """Scheduled sittings between two dates in (day, id) order, from after a cursor;
+    `topic` keeps those whose official's tenure has it in its 分管领域."""
+    query = (
+        select(Sitting)
+        .options(*_LISTED)
+        .where(Sitting.status == "scheduled", Sitting.day >= first, Sitting.day <= last)
     )
     if after is not None:
         query = query.where(
@@ -555,6 +936,8 @@ async def published_sittings(
         )
     if person is not None:
         query = query.where(Sitting.person_id == person)
+    if topic:
+        query = query.where(Sitting.tenure_id.in_(await org.tenures_in_charge_of(db, topic)))
     if unit is not None:
         place = await db.get(Unit, unit)
         if place is None:
@@ -564,326 +947,3 @@ async def published_sittings(
             Sitting.rule_id.in_(select(ReceptionRule.id).where(ReceptionRule.unit_id.in_(inside)))
         )
     return list(await db.scalars(query.order_by(Sitting.day, Sitting.id).limit(limit)))
-
-
-# ---- check-in and queue
-#
-# 预约叫号: a clerk checks a citizen in by booking code (a QR scanner types the code into
-# the field), the booking takes the sitting's next queue number (a walk-in keeps the one it
-# was registered with), numbers are called in order, and each booking ends received or
-# no-show. Every move is one change of `status` along QUEUE_MOVES on the locked row, with
-# its ledger entry; the public board gets queue numbers and masked names, nothing else.
-
-
-BOOKING_CHECKED_IN = ledger_action(
-    "booking.checked_in",
-    "booking",
-    "到场签到，取得排队号（现场登记的沿用登记时的排队号）",
-    sitting="接访安排编号",
-    queue_number="排队号",
-)
-BOOKING_CALLED = ledger_action(
-    "booking.called", "booking", "叫号", sitting="接访安排编号", queue_number="排队号"
-)
-BOOKING_RECEIVED = ledger_action(
-    "booking.received",
-    "booking",
-    "已接待",
-    sitting="接访安排编号",
-    queue_number="排队号",
-    was="此前的状态（checked_in/called）",
-)
-BOOKING_NO_SHOW = ledger_action(
-    "booking.no_show",
-    "booking",
-    "未到（预约后未到场，或叫号未应）",
-    sitting="接访安排编号",
-    queue_number="排队号（未取得排队号的为 null）",
-    was="此前的状态（booked/checked_in/called）",
-)
-
-#: The queue's legal moves; anything else is refused with the booking's current state.
-QUEUE_MOVES: Mapping[BookingStatus, frozenset[BookingStatus]] = {
-    BookingStatus.booked: frozenset({BookingStatus.checked_in, BookingStatus.no_show}),
-    BookingStatus.checked_in: frozenset(
-        {BookingStatus.called, BookingStatus.received, BookingStatus.no_show}
-    ),
-    BookingStatus.called: frozenset({BookingStatus.received, BookingStatus.no_show}),
-}
-OUTCOMES = frozenset({BookingStatus.received, BookingStatus.no_show})
-#: The bookings a day's queue lists: everyone holding a seat or a number.
-QUEUE_STATUSES = (
-    BookingStatus.booked,
-    BookingStatus.checked_in,
-    BookingStatus.called,
-    BookingStatus.received,
-    BookingStatus.no_show,
-)
-BOOKING_STATUS_LABELS: Mapping[str, str] = {
-    BookingStatus.booked: "待签到",
-    BookingStatus.waitlisted: "候补",
-    BookingStatus.checked_in: "已签到",
-    BookingStatus.called: "已叫号",
-    BookingStatus.cancelled: "已取消",
-    BookingStatus.received: "已接待",
-    BookingStatus.no_show: "未到",
-}
-#: Which of a clerk's roles a ledger entry names, when several reach the county.
-_RUNNER_ROLES = (Role.clerk, Role.office, Role.admin)
-BOARD_NEXT = 5
-
-
-def mask_name(name: str) -> str:
-    """A name for the public board: 陈小明 → 陈*明, 陈明 → 陈*, 欧阳小明 → 欧**明."""
-    text = name.strip()
-    if len(text) <= 1:
-        return "*"
-    if len(text) == 2:
-        return text[0] + "*"
-    return text[0] + "*" * (len(text) - 2) + text[-1]
-
-
-def _day_words(day: dt.date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
-async def _locked_booking(db: AsyncSession, code: str) -> Booking:
-    wanted = normalise_code(code)
-    if not code_is_valid(wanted):
-        raise RuleViolation("预约码有误，请核对后重新输入（预约码为9位字母和数字）。")
-    booking = await db.scalar(
-        select(Booking)
-        .where(Booking.code == wanted)
-        .with_for_update(of=Booking)
-        .execution_options(populate_existing=True)
-    )
-    if booking is None:
-        raise NotFound("没有找到该预约码对应的预约。")
-    return booking
-
-
-async def _clerk_role(db: AsyncSession, actor: Principal, sitting: Sitting, what: str) -> Role:
-    county = await db.get(Unit, sitting.county_id)
-    assert county is not None
-    require_scope(actor, CLERKS, county.path, what)
-    return next(
-        r for r in _RUNNER_ROLES if any(g.reaches(county.path) for g in actor.grants_for({r}))
-    )
-
-
-async def _runner_role(db: AsyncSession, actor: Principal, sitting: Sitting, what: str) -> Role:
-    """The leader who sits runs their own queue; clerks (admins, the office) whose scope
-    reaches the county run any of its queues."""
-    own = actor.person_id is not None and actor.person_id == sitting.person_id
-    if own and Role.leader in actor.roles:
-        return Role.leader
-    if Role.leader in actor.roles and not actor.has_any(CLERKS):
-        raise Forbidden(f"这不是您本人的接访，不能{what}。")
-    return await _clerk_role(db, actor, sitting, what)
-
-
-def _require_on_the_day(sitting: Sitting, now: dt.datetime, what: str) -> None:
-    if sitting.status != "scheduled":
-        raise RuleViolation("该接访安排已取消。")
-    if _local(now).date() != sitting.day:
-        raise RuleViolation(f"该接访安排在{_day_words(sitting.day)}，只能在接访当天{what}。")
-
-
-def _move(booking: Booking, to: BookingStatus, now: dt.datetime, what: str) -> str:
-    """Move along QUEUE_MOVES (the row is locked); returns the status it left."""
-    was = booking.status
-    if to not in QUEUE_MOVES.get(BookingStatus(was), frozenset()):
-        number = f"，排队号{booking.queue_number}号" if booking.queue_number else ""
-        label = BOOKING_STATUS_LABELS.get(was, was)
-        raise RuleViolation(f"该预约当前为“{label}”{number}，不能{what}。")
-    booking.status, booking.updated_at = str(to), now
-    booking.sequence += 1
-    return was
-
-
-async def _queue_ledger(
-    db: AsyncSession,
-    actor: Principal,
-    role: Role,
-    now: dt.datetime,
-    action: str,
-    booking: Booking,
-    **payload: object,
-) -> None:
-    await db.flush()
-    await ledger.append(
-        db,
-        county=booking.county_id,
-        actor=actor,
-        action=action,
-        subject=("booking", booking.id),
-        payload={"sitting": booking.sitting_id, "queue_number": booking.queue_number, **payload},
-        at=now,
-        role=str(role),
-    )
-
-
-async def check_in(db: AsyncSession, actor: Principal, now: dt.datetime, code: str) -> Booking:
-    """Check a citizen in on the sitting's day by booking code; the booking takes the
-    sitting's next queue number unless it has one (a walk-in's, given at registration)."""
-    booking = await _locked_booking(db, code)
-    sitting = booking.sitting
-    role = await _clerk_role(db, actor, sitting, "办理签到")
-    _require_on_the_day(sitting, now, "签到")
-    _move(booking, BookingStatus.checked_in, now, "签到")
-    if booking.queue_number is None:
-        booking.queue_number = await _next_queue_number(db, sitting.id)
-    await _queue_ledger(db, actor, role, now, BOOKING_CHECKED_IN, booking)
-    return booking
-
-
-async def call_next(
-    db: AsyncSession, actor: Principal, now: dt.datetime, sitting_id: int
-) -> Booking | None:
-    """Call the lowest waiting number of a sitting; None when nobody is waiting."""
-    sitting = await db.get(Sitting, sitting_id)
-    if sitting is None:
-        raise NotFound("找不到该接访安排。")
-    role = await _runner_role(db, actor, sitting, "叫号")
-    _require_on_the_day(sitting, now, "叫号")
-    # SKIP LOCKED: two calls at once take two different citizens, never the same one twice.
-    booking = await db.scalar(
-        select(Booking)
-        .where(Booking.sitting_id == sitting.id, Booking.status == BookingStatus.checked_in)
-        .order_by(Booking.queue_number, Booking.id)
-        .limit(1)
-        .with_for_update(of=Booking, skip_locked=True)
-        .execution_options(populate_existing=True)
-    )
-    if booking is None:
-        return None
-    _move(booking, BookingStatus.called, now, "叫号")
-    await _queue_ledger(db, actor, role, now, BOOKING_CALLED, booking)
-    return booking
-
-
-async def finish(
-    db: AsyncSession, actor: Principal, now: dt.datetime, code: str, outcome: BookingStatus
-) -> Booking:
-    """End a booking as received (接待完毕) or no_show (预约未到场，或叫号未应), from the
-    sitting's day on."""
-    if outcome not in OUTCOMES:
-        raise RuleViolation("接待结果只能是“已接待”或“未到”。")
-    booking = await _locked_booking(db, code)
-    sitting = booking.sitting
-    label = BOOKING_STATUS_LABELS[outcome]
-    role = await _runner_role(db, actor, sitting, f"登记为“{label}”")
-    if _local(now).date() < sitting.day:
-        raise RuleViolation(f"该接访安排在{_day_words(sitting.day)}，当天起才能登记接待结果。")
-    was = _move(booking, outcome, now, f"登记为“{label}”")
-    action = BOOKING_RECEIVED if outcome is BookingStatus.received else BOOKING_NO_SHOW
-    await _queue_ledger(db, actor, role, now, action, booking, was=was)
-    return booking
-
-
-@dataclass(frozen=True, slots=True)
-class SittingQueue:
-    """One sitting's queue on its day: bookings in queue order (numbers first, then those
-    not yet arrived by slot)."""
-
-    sitting: Sitting
-    bookings: list[Booking]
-
-    def having(self, status: BookingStatus) -> list[Booking]:
-        return [b for b in self.bookings if b.status == status]
-
-    @property
-    def current(self) -> Booking | None:
-        """The number called last that is still being received."""
-        called = self.having(BookingStatus.called)
-        return max(called, key=lambda b: b.queue_number or 0) if called else None
-
-
-def _queue_order(booking: Booking) -> tuple[bool, int, str, int]:
-    number = booking.queue_number
-    return number is None, number or 0, booking.slot_start or "", booking.id
-
-
-async def today_queue(
-    db: AsyncSession, sitting_ids: Sequence[int], day: dt.date
-) -> list[SittingQueue]:
-    """The queues of those of these sittings held on `day` (others are left out). Reads only."""
-    sittings = list(
-        await db.scalars(
-            select(Sitting)
-            .where(Sitting.id.in_(list(sitting_ids)), Sitting.day == day)
-            .order_by(Sitting.id)
-        )
-    )
-    rows = await db.scalars(
-        select(Booking).where(
-            Booking.sitting_id.in_([s.id for s in sittings]),
-            Booking.status.in_([str(s) for s in QUEUE_STATUSES]),
-        )
-    )
-    by_sitting: dict[int, list[Booking]] = {}
-    for booking in rows:
-        by_sitting.setdefault(booking.sitting_id, []).append(booking)
-    return [SittingQueue(s, sorted(by_sitting.get(s.id, []), key=_queue_order)) for s in sittings]
-
-
-async def queue_sittings(
-    db: AsyncSession,
-    day: dt.date,
-    *,
-    venue: int | None = None,
-    person: int | None = None,
-    within: Sequence[str] | None = None,
-) -> list[Sitting]:
-    """Scheduled sittings on a day, at a venue, of a person, in counties whose path starts
-    with one of `within` (None: anywhere)."""
-    query = select(Sitting).where(Sitting.day == day, Sitting.status == "scheduled")
-    if venue is not None:
-        query = query.where(Sitting.venue_id == venue)
-    if person is not None:
-        query = query.where(Sitting.person_id == person)
-    if within is not None:
-        counties = select(Unit.id).where(or_(false(), *(Unit.path.startswith(p) for p in within)))
-        query = query.where(Sitting.county_id.in_(counties))
-    return list(await db.scalars(query.order_by(Sitting.id)))
-
-
-@dataclass(frozen=True, slots=True)
-class BoardLine:
-    number: int
-    name: str  # masked
-
-
-@dataclass(frozen=True, slots=True)
-class BoardSitting:
-    """What a venue's public screen shows of a sitting: numbers and masked names only."""
-
-    official: str
-    rule: str
-    calling: list[BoardLine]
-    next_up: list[BoardLine]
-    waiting: int
-
-
-def _board_line(booking: Booking) -> BoardLine:
-    return BoardLine(booking.queue_number or 0, mask_name(booking.name))
-
-
-async def public_board(db: AsyncSession, venue_id: int, day: dt.date) -> list[BoardSitting]:
-    """A venue's board on a day: per sitting, the numbers being called (last first) and the
-    next ones waiting."""
-    sittings = await queue_sittings(db, day, venue=venue_id)
-    board = []
-    for q in await today_queue(db, [s.id for s in sittings], day):
-        called = sorted(q.having(BookingStatus.called), key=_queue_order, reverse=True)
-        waiting = q.having(BookingStatus.checked_in)
-        board.append(
-            BoardSitting(
-                official=q.sitting.person.name,
-                rule=q.sitting.rule.name,
-                calling=[_board_line(b) for b in called],
-                next_up=[_board_line(b) for b in waiting[:BOARD_NEXT]],
-                waiting=len(waiting),
-            )
-        )
-    return board

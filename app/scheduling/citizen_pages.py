@@ -35,9 +35,16 @@ from app.core.web import flash, page, runtime_of
 from app.scheduling import booking_services as bookings
 from app.scheduling import citizen_services as citizens
 from app.scheduling import services as scheduling
+from app.scheduling.booking_forms import (
+    ID_LABELS,
+    PARTY_MAX,
+    SUMMARY_MAX,
+    TOPICS,
+    booking_request,
+    read_form,
+)
 from app.scheduling.booking_services import (
     CHANNEL_LABELS,
-    BookingRequest,
     BookingStatus,
     Channel,
     Policy,
@@ -46,7 +53,6 @@ from app.scheduling.booking_services import (
 from app.scheduling.codes import normalise_code
 from app.scheduling.hours import span
 from app.scheduling.ical import CalendarEvent, single_event
-from app.scheduling.identity import ID_TYPE_LABELS, IdType
 from app.scheduling.models import Booking, Sitting
 from app.scheduling.representatives import WHAT_TO_BRING
 from app.scheduling.slots import booking_closes, in_window
@@ -56,10 +62,6 @@ YUYUE_URL = "/yuyue"
 LOOKUP_URL = f"{YUYUE_URL}/lookup"
 LIST_DAYS = 30
 PAGE_SIZE = 60
-POLICY = Policy()
-TOPICS = ("土地征收", "劳动社保", "城建住房", "涉法涉诉", "生态环境", "其他")
-SUMMARY_MAX = 300
-PARTY_MAX = 99
 WEEKDAYS = "一二三四五六日"
 QR_SCALE = 6
 #: How many proven booking codes one browser keeps (a family may hold a few).
@@ -80,7 +82,6 @@ CITIZEN_STATUS_LABELS: Mapping[str, str] = {
     BookingStatus.received: "已接待",
     BookingStatus.no_show: "未到",
 }
-_ID_LABELS = {str(k): v for k, v in ID_TYPE_LABELS.items()}
 
 
 def sitting_url(sitting_id: int) -> str:
@@ -108,6 +109,10 @@ class Visit:
     @property
     def now(self) -> dt.datetime:
         return self.clock.now()
+
+    @property
+    def policy(self) -> Policy:
+        return Policy.of(runtime_of(self.request).settings)
 
 
 # ---------------------------------------------------------------- sittings as shown
@@ -137,11 +142,9 @@ class SittingView:
         return sum(s.left for s in self.slots)
 
 
-def _local(now: dt.datetime) -> dt.datetime:
-    return now.astimezone(SHANGHAI).replace(tzinfo=None)
-
-
-def _view(sitting: Sitting, taken: Mapping[tuple[int, str], int], now: dt.datetime) -> SittingView:
+def _view(
+    sitting: Sitting, taken: Mapping[tuple[int, str], int], now: dt.datetime, policy: Policy
+) -> SittingView:
     slots = [
         SlotView(
             f"{x.start:%H:%M}",
@@ -150,33 +153,32 @@ def _view(sitting: Sitting, taken: Mapping[tuple[int, str], int], now: dt.dateti
         )
         for x in bookings.sitting_slots(sitting)
     ]
-    closes = booking_closes(sitting.day, notice_days=POLICY.notice_days, closes_at=POLICY.closes_at)
-    local = _local(now)
+    closes = booking_closes(sitting.day, notice_days=policy.notice_days, closes_at=policy.closes_at)
+    local = bookings.wall_clock(now)
     bookable = (
         sitting.status == "scheduled"
         and local < closes
-        and in_window(sitting.day, local.date(), POLICY.window_days)
+        and in_window(sitting.day, local.date(), policy.window_days)
     )
     return SittingView(sitting, slots, closes, bookable)
 
 
-async def sitting_views(
-    db: AsyncSession, sittings: list[Sitting], now: dt.datetime
-) -> list[SittingView]:
-    taken = await bookings.seats_taken(db, [s.id for s in sittings])
-    return [_view(s, taken, now) for s in sittings]
+async def sitting_views(v: Visit, sittings: list[Sitting]) -> list[SittingView]:
+    taken = await bookings.seats_taken(v.db, [s.id for s in sittings])
+    policy = v.policy
+    return [_view(s, taken, v.now, policy) for s in sittings]
 
 
 async def _require_bookable(v: Visit, sitting_id: int) -> None:
     sitting = await citizens.public_sitting(v.db, sitting_id)
-    if not (await sitting_views(v.db, [sitting], v.now))[0].bookable:
+    if not (await sitting_views(v, [sitting]))[0].bookable:
         raise RuleViolation("该场接访现在不能网上预约，请另选时间；接访当天可到现场登记。")
 
 
 # ---------------------------------------------------------------- what the session holds
 
 
-def _status(refusal: DomainError) -> int:
+def refusal_status(refusal: DomainError) -> int:
     """A page answers a missing proof as a rule (422); 401 would send a citizen to the
     staff login."""
     return 422 if refusal.status == 401 else refusal.status
@@ -211,7 +213,7 @@ def _remember(request: Request[Any, Any, Any], code: str, mobile: str) -> None:
     request.session[_PROVEN] = dict([*others[-(PROVEN_KEEP - 1) :], (code, mobile)])
 
 
-async def _proven_booking(v: Visit, code: str) -> Booking | None:
+async def proven_booking(v: Visit, code: str) -> Booking | None:
     """The booking, if this browser proved its code with the right mobile number."""
     mobile = _proven(v.request).get(normalise_code(code))
     if mobile is None:
@@ -234,70 +236,10 @@ async def _prove(v: Visit, code: str, mobile: str) -> Booking:
     return booking
 
 
-# ---------------------------------------------------------------- the booking form
-
-
-_FORM_FIELDS = (
-    "name",
-    "id_type",
-    "id_number",
-    "topic",
-    "summary",
-    "party_size",
-    "representatives",
-    "slot",
-    "waitlist",
-)
-
-
-async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    form = await request.form()
-    return {k: str(form.get(k, "")).strip() for k in _FORM_FIELDS}
-
-
-def _id_type(text: str) -> IdType:
-    try:
-        return IdType(text)
-    except ValueError:
-        raise RuleViolation("请选择证件类型。") from None
-
-
-def _party_size(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= PARTY_MAX:
-        raise RuleViolation(f"来访人数应为1至{PARTY_MAX}之间的整数。")
-    return int(text)
-
-
-def _topic(text: str) -> str:
-    if text not in TOPICS:
-        raise RuleViolation("请选择反映事项的类别。")
-    return text
-
-
-def booking_request(sitting_id: int, mobile: str, values: Mapping[str, str]) -> BookingRequest:
-    """The form as a booking request; the mobile number is the verified one, never typed."""
-    return BookingRequest(
-        sitting_id=sitting_id,
-        channel=Channel.online,
-        name=values["name"],
-        mobile=mobile,
-        id_type=_id_type(values["id_type"]),
-        id_number=values["id_number"],
-        topic=_topic(values["topic"]),
-        summary=values["summary"],
-        slot_start=values["slot"] or None,
-        party_size=_party_size(values["party_size"] or "1"),
-        representatives=tuple(
-            n.strip() for n in values["representatives"].splitlines() if n.strip()
-        ),
-        waitlist=values["waitlist"] == "1",
-    )
-
-
 # ---------------------------------------------------------------- rendering
 
 
-def _private(template: Template) -> Template:
+def private(template: Template) -> Template:
     """Personal pages are never kept by a shared cache or the browser's back-forward store."""
     template.headers["Cache-Control"] = "no-store"
     return template
@@ -315,36 +257,52 @@ def _number(text: str | None) -> int | None:
     return int(text) if text and text.isdigit() else None
 
 
-def _list_url(unit: int | None, official: int | None, last: Sitting) -> str:
-    query = {"unit": unit, "official": official, "after": f"{last.day.isoformat()}_{last.id}"}
-    return YUYUE_URL + "?" + urlencode({k: v for k, v in query.items() if v is not None})
+@dataclass(frozen=True, slots=True)
+class ListFilter:
+    """What the public list is narrowed to: a place, an official, a 分管领域 topic."""
+
+    unit: int | None = None
+    official: int | None = None
+    topic: str | None = None
+
+    def url(self, after: Sitting | None = None) -> str:
+        query = {"unit": self.unit, "official": self.official, "topic": self.topic}
+        if after is not None:
+            query["after"] = f"{after.day.isoformat()}_{after.id}"
+        return YUYUE_URL + "?" + urlencode({k: v for k, v in query.items() if v})
 
 
-async def render_list(
-    v: Visit, unit: int | None, official: int | None, after: str | None
-) -> Template:
+async def render_list(v: Visit, wanted: ListFilter, after: str | None) -> Template:
     today = local_today(v.clock)
     last = today + dt.timedelta(days=LIST_DAYS)
     found = await bookings.published_sittings(
-        v.db, today, last, unit=unit, person=official, after=_after(after), limit=PAGE_SIZE + 1
+        v.db,
+        today,
+        last,
+        unit=wanted.unit,
+        person=wanted.official,
+        topic=wanted.topic,
+        after=_after(after),
+        limit=PAGE_SIZE + 1,
     )
     shown = found[:PAGE_SIZE]
-    views = await sitting_views(v.db, shown, v.now)
-    units, persons = await citizens.sitting_choices(v.db, today, last)
+    views = await sitting_views(v, shown)
+    choices = await citizens.sitting_choices(v.db, today, last)
     return page(
         v.request,
         "citizen/index.html",
         days=[(day, list(group)) for day, group in groupby(views, key=lambda x: x.sitting.day)],
-        unit=unit,
-        official=official,
+        wanted=wanted,
         unit_choices=[
-            (u.id, ("　" if u.kind in ("village", "community") else "") + u.name) for u in units
+            (u.id, ("　" if u.kind in ("village", "community") else "") + u.name)
+            for u in choices.units
         ],
-        official_choices=[(p.id, p.name) for p in persons],
-        more=_list_url(unit, official, shown[-1]) if len(found) > PAGE_SIZE else None,
+        official_choices=[(p.id, p.name) for p in choices.persons],
+        topic_choices=[(t, t) for t in choices.topics],
+        more=wanted.url(shown[-1]) if len(found) > PAGE_SIZE else None,
         today=today,
         last=last,
-        policy=POLICY,
+        policy=v.policy,
         day_label=day_label,
         sitting_url=sitting_url,
     )
@@ -367,7 +325,7 @@ async def render_sitting(
     values: Mapping[str, str] | None = None,
 ) -> Template:
     sitting = await citizens.public_sitting(v.db, sitting_id)
-    view = (await sitting_views(v.db, [sitting], v.now))[0]
+    view = (await sitting_views(v, [sitting]))[0]
     step, mobile = _step(v)
     template = page(
         v.request,
@@ -379,14 +337,14 @@ async def render_sitting(
         mobile_masked=citizens.mask_mobile(mobile) if mobile else None,
         error=error,
         values=values or {},
-        id_types=list(_ID_LABELS.items()),
+        id_types=list(ID_LABELS.items()),
         topics=[(t, t) for t in TOPICS],
         summary_max=SUMMARY_MAX,
         party_max=PARTY_MAX,
         day_label=day_label,
         base=sitting_url(sitting.id),
     )
-    return _private(template)
+    return private(template)
 
 
 def slot_times(booking: Booking) -> tuple[dt.time, dt.time]:
@@ -416,7 +374,7 @@ async def render_booking(
     v: Visit, booking: Booking, *, status_code: int = 200, error: str | None = None
 ) -> Template:
     start, end = slot_times(booking)
-    return _private(
+    return private(
         page(
             v.request,
             "citizen/booking.html",
@@ -429,8 +387,8 @@ async def render_booking(
             receipt=await citizens.booking_receipt(v.db, booking),
             status_label=CITIZEN_STATUS_LABELS.get(booking.status, booking.status),
             channel_label=CHANNEL_LABELS.get(Channel(booking.channel), booking.channel),
-            id_label=_ID_LABELS.get(booking.id_type, booking.id_type),
-            what_to_bring=WHAT_TO_BRING[POLICY.jurisdiction],
+            id_label=ID_LABELS.get(booking.id_type, booking.id_type),
+            what_to_bring=WHAT_TO_BRING[v.policy.jurisdiction],
             cancellable=booking.status in _CANCELLABLE,
             error=error,
             day_label=day_label,
@@ -444,7 +402,7 @@ def render_prove(
     v: Visit, code: str, *, status_code: int = 200, error: str | None = None, mobile: str = ""
 ) -> Template:
     wanted = normalise_code(code)
-    return _private(
+    return private(
         page(
             v.request,
             "citizen/prove.html",
@@ -460,7 +418,7 @@ def render_prove(
 def render_lookup(
     v: Visit, *, status_code: int = 200, error: str | None = None, code: str = ""
 ) -> Template:
-    return _private(
+    return private(
         page(v.request, "citizen/lookup.html", status_code=status_code, error=error, code=code)
     )
 
@@ -484,7 +442,7 @@ async def booking_invite(v: Visit, booking: Booking) -> bytes:
                 f"预约码：{booking.code}",
                 f"接访领导：{s.person.name}（{s.rule.name}）",
                 f"地点：{s.venue.name}（{s.venue.address}）",
-                WHAT_TO_BRING[POLICY.jurisdiction],
+                WHAT_TO_BRING[v.policy.jurisdiction],
                 "本预约已取消。"
                 if cancelled
                 else "查看或取消请凭预约码和手机号在“预约接访”页办理。",
@@ -511,10 +469,12 @@ class CitizenPages(Controller):
         clock: Clock,
         unit: str | None = None,
         official: str | None = None,
+        topic: str | None = None,
         after: str | None = None,
     ) -> Template:
-        """Published sittings of the next 30 days, by date; by unit and by official."""
-        return await render_list(Visit(request, db, clock), _number(unit), _number(official), after)
+        """Published sittings of the next 30 days, by date; by unit, official or topic."""
+        wanted = ListFilter(_number(unit), _number(official), (topic or "").strip()[:32] or None)
+        return await render_list(Visit(request, db, clock), wanted, after)
 
     @get("/sittings/{sitting_id:int}", opt=PUBLIC)
     async def sitting(
@@ -536,7 +496,11 @@ class CitizenPages(Controller):
             await db.rollback()
             values = {"mobile": typed}
             return await render_sitting(
-                v, sitting_id, status_code=_status(refusal), error=refusal.detail, values=values
+                v,
+                sitting_id,
+                status_code=refusal_status(refusal),
+                error=refusal.detail,
+                values=values,
             )
         request.session.pop(_CITIZEN, None)
         request.session[_CODE_SENT] = mobile
@@ -558,7 +522,7 @@ class CitizenPages(Controller):
         except DomainError as refusal:
             # Not rolled back: a wrong code's attempt stays counted (five per code).
             return await render_sitting(
-                v, sitting_id, status_code=_status(refusal), error=refusal.detail
+                v, sitting_id, status_code=refusal_status(refusal), error=refusal.detail
             )
         request.session.pop(_CODE_SENT, None)
         request.session[_CITIZEN] = {"mobile": mobile, "token": token}
@@ -577,19 +541,24 @@ class CitizenPages(Controller):
         self, request: Request[Any, Any, Any], db: AsyncSession, clock: Clock, sitting_id: int
     ) -> Template | Redirect:
         v = Visit(request, db, clock)
-        values = await _form(request)
+        values = await read_form(request)
         try:
             verified = _verified(v)
             if verified is None:
                 raise NotAuthenticated("手机号验证已过期，请重新获取验证码。")
             wanted = booking_request(sitting_id, verified[0], values)
-            done = await citizens.book_and_confirm(
-                db, None, v.now, wanted, v.secrets, citizen=verified[1]
-            )
+            await citizens.count_booking(db, v.now, remote_of(request), verified[1])
+            async with db.begin_nested():
+                done = await citizens.book_and_confirm(
+                    db, None, v.now, wanted, v.secrets, citizen=verified[1], policy=v.policy
+                )
         except DomainError as refusal:
-            await db.rollback()
             return await render_sitting(
-                v, sitting_id, status_code=_status(refusal), error=refusal.detail, values=values
+                v,
+                sitting_id,
+                status_code=refusal_status(refusal),
+                error=refusal.detail,
+                values=values,
             )
         _remember(request, done.booking.code, verified[0])
         waiting = done.booking.status == BookingStatus.waitlisted
@@ -613,7 +582,9 @@ class CitizenPages(Controller):
             booking = await _prove(v, code, mobile)
         except DomainError as refusal:
             # Not rolled back: the failed lookup stays counted against the address.
-            return render_lookup(v, status_code=_status(refusal), error=refusal.detail, code=code)
+            return render_lookup(
+                v, status_code=refusal_status(refusal), error=refusal.detail, code=code
+            )
         return Redirect(path=booking_url(booking.code))
 
     @get("/bookings/{code:str}", opt=PUBLIC)
@@ -622,7 +593,7 @@ class CitizenPages(Controller):
     ) -> Template:
         """The confirmation, once this browser has proven the code's mobile number."""
         v = Visit(request, db, clock)
-        found = await _proven_booking(v, code)
+        found = await proven_booking(v, code)
         return render_prove(v, code) if found is None else await render_booking(v, found)
 
     @post("/bookings/{code:str}", opt=PUBLIC)
@@ -634,7 +605,7 @@ class CitizenPages(Controller):
         try:
             booking = await _prove(v, code, mobile)
         except DomainError as refusal:
-            status = _status(refusal)
+            status = refusal_status(refusal)
             return render_prove(v, code, status_code=status, error=refusal.detail, mobile=mobile)
         return Redirect(path=booking_url(booking.code))
 
@@ -643,17 +614,17 @@ class CitizenPages(Controller):
         self, request: Request[Any, Any, Any], db: AsyncSession, clock: Clock, code: str
     ) -> Template | Redirect:
         v = Visit(request, db, clock)
-        found = await _proven_booking(v, code)
+        found = await proven_booking(v, code)
         if found is None:
             return Redirect(path=booking_url(normalise_code(code)))
         try:
             await citizens.cancel_and_notify(db, None, v.now, found, v.secrets)
         except DomainError as refusal:
             await db.rollback()
-            again = await _proven_booking(v, code)
+            again = await proven_booking(v, code)
             assert again is not None
             return await render_booking(
-                v, again, status_code=_status(refusal), error=refusal.detail
+                v, again, status_code=refusal_status(refusal), error=refusal.detail
             )
         flash(request, "预约已取消。")
         return Redirect(path=booking_url(found.code))
@@ -663,7 +634,7 @@ class CitizenPages(Controller):
         self, request: Request[Any, Any, Any], db: AsyncSession, clock: Clock, code: str
     ) -> Response[bytes] | Redirect:
         v = Visit(request, db, clock)
-        found = await _proven_booking(v, code)
+        found = await proven_booking(v, code)
         if found is None:
             return Redirect(path=booking_url(normalise_code(code)))
         return Response(

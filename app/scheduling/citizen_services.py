@@ -26,12 +26,14 @@ from app.core.auth.access import Principal
 from app.core.errors import NotAuthenticated, NotFound, RuleViolation, TooManyAttempts
 from app.core.jobs import enqueue
 from app.ledger import services as ledger
+from app.org import services as org
 from app.org.models import Person, Unit
 from app.scheduling import booking_services as bookings
 from app.scheduling.booking_services import (
     Booked,
     BookingRequest,
     Channel,
+    Policy,
     Secrets,
     insert_ignoring,
     normalise_mobile,
@@ -62,6 +64,9 @@ class Limit:
 CODE_PER_MOBILE = Limit(5, 3600)
 CODE_PER_IP = Limit(30, 3600)
 LOOKUP_PER_IP = Limit(60, 600)
+#: Bookings and reschedulings a citizen makes (staff are not limited).
+BOOK_PER_IP = Limit(20, 3600)
+BOOK_PER_MOBILE = Limit(10, 3600)
 
 
 # --------------------------------------------------------------------------- rate limits
@@ -90,6 +95,13 @@ async def require(db: AsyncSession, key: str, limit: Limit, now: dt.datetime, wh
     if not await take(db, key, limit, now):
         minutes = max(1, limit.seconds // 60)
         raise TooManyAttempts(f"{what}过于频繁，请{minutes}分钟后再试。")
+
+
+async def count_booking(db: AsyncSession, now: dt.datetime, ip: str, mobile_ref: str) -> None:
+    """Count a citizen's booking or rescheduling against the address and the number; the
+    caller keeps the count even when the booking itself is refused."""
+    await require(db, f"book:ip:{ip}", BOOK_PER_IP, now, "预约")
+    await require(db, f"book:mobile:{mobile_ref}", BOOK_PER_MOBILE, now, "该手机号预约")
 
 
 # --------------------------------------------------------------------------- outbox
@@ -276,23 +288,49 @@ async def book_and_confirm(
     request: BookingRequest,
     secrets: Secrets,
     citizen: str | None = None,
+    policy: Policy = bookings.DEFAULT_POLICY,
 ) -> Booked:
     """Book, and queue the confirmation SMS in the same transaction (walk-ins get their
     queue number on the spot instead)."""
-    done = await bookings.book(db, actor, now, request, secrets, citizen=citizen)
+    done = await bookings.book(db, actor, now, request, secrets, policy, citizen=citizen)
     if request.channel is not Channel.in_person:
         mobile = normalise_mobile(request.mobile)
-        await queue_message(
+        await tell(
             db,
             secrets,
             now,
-            key=f"booking:{done.booking.id}:confirmation",
-            kind="confirmation",
-            mobile=mobile,
-            county_id=done.booking.county_id,
-            body=confirmation_text(done.booking, mobile[-4:]),
+            done.booking,
+            "confirmation",
+            "confirmation",
+            confirmation_text(done.booking, mobile[-4:]),
         )
     return done
+
+
+async def tell(
+    db: AsyncSession,
+    secrets: Secrets,
+    now: dt.datetime,
+    booking: Booking,
+    kind: str,
+    key: str,
+    body: str,
+) -> OutboxMessage | None:
+    """Queue an SMS to the booking's own number, once per `key` (none to a walk-in who
+    left no number)."""
+    mobile = secrets.open(booking.mobile_enc)
+    if not mobile:
+        return None
+    return await queue_message(
+        db,
+        secrets,
+        now,
+        key=f"booking:{booking.id}:{key}",
+        kind=kind,
+        mobile=mobile,
+        county_id=booking.county_id,
+        body=body,
+    )
 
 
 # ---- pages
@@ -308,12 +346,18 @@ async def public_sitting(db: AsyncSession, sitting_id: int) -> Sitting:
     return sitting
 
 
-async def sitting_choices(
-    db: AsyncSession, first: dt.date, last: dt.date
-) -> tuple[list[Unit], list[Person]]:
+@dataclass(frozen=True, slots=True)
+class Choices:
+    units: list[Unit]
+    persons: list[Person]
+    #: The 分管领域 tags of the officials who sit.
+    topics: list[str]
+
+
+async def sitting_choices(db: AsyncSession, first: dt.date, last: dt.date) -> Choices:
     """What the public list can be narrowed to: the units whose rules hold scheduled
     sittings between two dates (with the township of each village or community), in tree
-    order, and the officials who sit."""
+    order, the officials who sit and the topics of their portfolios."""
     held = (Sitting.status == "scheduled", Sitting.day >= first, Sitting.day <= last)
     rule_units = select(ReceptionRule.unit_id).join(Sitting, Sitting.rule_id == ReceptionRule.id)
     units = list(await db.scalars(select(Unit).where(Unit.id.in_(rule_units.where(*held)))))
@@ -325,7 +369,9 @@ async def sitting_choices(
     persons = await db.scalars(
         select(Person).where(Person.id.in_(sitters)).order_by(Person.name, Person.id)
     )
-    return sorted(units, key=lambda u: u.path), list(persons)
+    tenures = set(await db.scalars(select(Sitting.tenure_id).where(*held).distinct()))
+    topics = await org.portfolio_tags(db, [t for t in tenures if t is not None])
+    return Choices(sorted(units, key=lambda u: u.path), list(persons), topics)
 
 
 async def booking_receipt(db: AsyncSession, booking: Booking) -> ledger.Receipt | None:
@@ -358,18 +404,180 @@ async def cancel_and_notify(
     booking: Booking,
     secrets: Secrets,
 ) -> Booking | None:
-    """Cancel; when the seat goes to the first waiting citizen, tell them by SMS in the
-    same transaction (the message exists only if the promotion does)."""
+    """Cancel, and confirm it by SMS; when the seat goes to the first waiting citizen,
+    tell them too — in the same transaction (no message for a change that rolls back)."""
     promoted = await bookings.cancel(db, actor, now, booking)
-    if promoted is not None:
-        await queue_message(
+    await tell(db, secrets, now, booking, "cancellation", "cancelled", cancellation_text(booking))
+    await _tell_promoted(db, secrets, now, promoted)
+    return promoted
+
+
+def cancellation_text(booking: Booking) -> str:
+    s = booking.sitting
+    return (
+        f"【接访预约】{booking.name}：您{s.day.month}月{s.day.day}日{booking.slot_start or ''}"
+        f"向{s.person.name}反映问题的预约（预约码{booking.code}）已取消。"
+        "如仍需当面反映，可在“预约接访”页另约，或在接访当天到现场登记。"
+    )
+
+
+async def _tell_promoted(
+    db: AsyncSession, secrets: Secrets, now: dt.datetime, promoted: Booking | None
+) -> None:
+    if promoted is None:
+        return
+    await tell(
+        db,
+        secrets,
+        now,
+        promoted,
+        "promotion",
+        f"promoted:{promoted.sequence}",
+        promotion_text(promoted),
+    )
+
+
+def rescheduled_text(booking: Booking) -> str:
+    s = booking.sitting
+    waiting = booking.status == bookings.BookingStatus.waitlisted
+    return (
+        f"【接访预约】{booking.name}：您的预约（预约码{booking.code}）已改到"
+        f"{s.day.month}月{s.day.day}日{booking.slot_start or ''}，在{s.venue.name}"
+        f"（{s.venue.address}）向{s.person.name}反映问题"
+        + ("，目前为候补，有人取消后按先后递补。" if waiting else "。")
+        + "原时段已释放。请携带本人有效身份证件按时到达。"
+    )
+
+
+async def reschedule_and_notify(
+    db: AsyncSession,
+    actor: Principal | None,
+    now: dt.datetime,
+    booking: Booking,
+    to: bookings.NewTime,
+    secrets: Secrets,
+    policy: Policy = bookings.DEFAULT_POLICY,
+) -> bookings.Rescheduled:
+    """Reschedule; the citizen gets the new time by SMS, and whoever was waiting for the
+    old seat learns it is theirs, all in the same transaction."""
+    moved = await bookings.reschedule(db, actor, now, booking, to, policy)
+    await tell(
+        db,
+        secrets,
+        now,
+        booking,
+        "rescheduled",
+        f"rescheduled:{booking.sequence}",
+        rescheduled_text(booking),
+    )
+    await _tell_promoted(db, secrets, now, moved.promoted)
+    return moved
+
+
+# ---- re-plan changes
+
+
+def _md(day: dt.date) -> str:
+    return f"{day.month}月{day.day}日"
+
+
+def _what_changed(booking: Booking, was: Sitting, was_slot: str | None) -> list[str]:
+    now = booking.sitting
+    changes = []
+    if now.person_id != was.person_id:
+        changes.append(f"接访领导由{was.person.name}改为{now.person.name}")
+    if now.day != was.day:
+        changes.append(f"日期由{_md(was.day)}改为{_md(now.day)}")
+    if booking.slot_start != was_slot:
+        changes.append(f"时段由{was_slot}改为{booking.slot_start}")
+    if now.venue_id != was.venue_id:
+        changes.append(f"地点改为{now.venue.name}（{now.venue.address}）")
+    return changes
+
+
+def change_text(booking: Booking, was: Sitting, was_slot: str | None) -> str:
+    head = f"【接访预约】{booking.name}：因领导接访排班调整，"
+    if booking.status == bookings.BookingStatus.cancelled:
+        return head + (
+            f"您预约的{_md(was.day)}在{was.venue.name}向{was.person.name}反映问题的接访已取消，"
+            f"预约（预约码{booking.code}）随之取消。请在“预约接访”页另选时间，"
+            "接访当天也可直接到现场登记。"
+        )
+    waiting = booking.status == bookings.BookingStatus.waitlisted
+    return head + (
+        f"您的预约（预约码{booking.code}）{'，'.join(_what_changed(booking, was, was_slot))}"
+        + ("，目前为候补，有人取消后按先后递补" if waiting else "")
+        + "。如保留预约无需操作；如不便前来，可凭预约码和手机号在“预约接访”页改约或取消。"
+    )
+
+
+async def tell_change(
+    db: AsyncSession,
+    secrets: Secrets,
+    now: dt.datetime,
+    booking_id: int,
+    was: tuple[int, str | None],
+) -> OutboxMessage | None:
+    """Queue the SMS telling a citizen how a re-plan changed their booking (once per
+    change: the key carries the booking's sequence)."""
+    booking = await db.get(Booking, booking_id)
+    old = await db.get(Sitting, was[0])
+    if booking is None or old is None:
+        raise NotFound("找不到该预约或原接访安排。")
+    return await tell(
+        db,
+        secrets,
+        now,
+        booking,
+        "change",
+        f"change:{booking.sequence}",
+        change_text(booking, old, was[1]),
+    )
+
+
+# ---- reminders
+
+#: Reminders go out the day before, from this hour on (no SMS in the night).
+REMIND_FROM = dt.time(9, 0)
+
+
+def reminder_text(booking: Booking) -> str:
+    s = booking.sitting
+    return (
+        f"【接访预约】{booking.name}：提醒您明天（{_md(s.day)}）{booking.slot_start or ''}"
+        f"在{s.venue.name}（{s.venue.address}）向{s.person.name}当面反映问题，预约码{booking.code}。"
+        "请携带本人有效身份证件按时到达；如不能前来，请凭预约码和手机号取消，把名额让给他人。"
+    )
+
+
+async def queue_reminders(db: AsyncSession, secrets: Secrets, now: dt.datetime) -> int:
+    """Queue a reminder for every booking held for tomorrow that has none yet; returns
+    how many were queued. Waiting citizens are not reminded: they have no seat."""
+    local = now.astimezone(bookings.SHANGHAI)
+    if local.time() < REMIND_FROM:
+        return 0
+    tomorrow = local.date() + dt.timedelta(days=1)
+    held = await db.scalars(
+        select(Booking)
+        .join(Sitting, Sitting.id == Booking.sitting_id)
+        .where(
+            Sitting.day == tomorrow,
+            Sitting.status == "scheduled",
+            Booking.status == bookings.BookingStatus.booked,
+            Booking.slot_start.is_not(None),
+        )
+        .order_by(Booking.id)
+    )
+    queued = 0
+    for booking in list(held):
+        message = await tell(
             db,
             secrets,
             now,
-            key=f"booking:{promoted.id}:promoted",
-            kind="promotion",
-            mobile=secrets.open(promoted.mobile_enc),
-            county_id=promoted.county_id,
-            body=promotion_text(promoted),
+            booking,
+            "reminder",
+            f"reminder:{tomorrow.isoformat()}",
+            reminder_text(booking),
         )
-    return promoted
+        queued += message is not None
+    return queued

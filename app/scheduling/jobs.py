@@ -1,15 +1,19 @@
-"""The roster solve job: CP-SAT runs in a worker thread, never on the event loop, and
-writes its progress (objective, bound, elapsed) to the job row for the page to show."""
+"""Scheduling's jobs. The roster solve: CP-SAT runs in a worker thread, never on the event
+loop, and writes its progress (objective, bound, elapsed) to the job row for the page to
+show. The outbox: each message sent once. Bookings: a citizen told how a re-plan changed
+their booking, and the reminders the day before."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from typing import Any
 
 from app.core.auth.access import system_principal
 from app.core.jobs import JobContext, job_handler
 from app.core.settings import load_settings
+from app.scheduling import booking_services as bookings
 from app.scheduling import citizen_services as citizens
 from app.scheduling import services
 from app.scheduling.booking_services import Secrets
@@ -17,6 +21,7 @@ from app.scheduling.schemas import Result
 from app.scheduling.solver import solve
 
 PROGRESS_EVERY_S = 0.5
+REMINDERS_EVERY = dt.timedelta(minutes=30)
 
 
 class _Reporter:
@@ -75,3 +80,25 @@ async def send_message(ctx: JobContext) -> dict[str, Any]:
         ctx.db, Secrets(ctx.keys), ctx.clock.now(), int(ctx.payload["message"]), sender
     )
     return {"sent": sent, "provider": sender.name}
+
+
+@job_handler(bookings.CHANGE_NOTICE_JOB)
+async def tell_change(ctx: JobContext) -> dict[str, Any]:
+    """Tell a citizen how a re-plan moved or cancelled their booking."""
+    if ctx.keys is None:
+        raise RuntimeError("the worker was started without keys; cannot open the booking")
+    was = (int(ctx.payload["from_sitting"]), ctx.payload.get("from_slot"))
+    message = await citizens.tell_change(
+        ctx.db, Secrets(ctx.keys), ctx.clock.now(), int(ctx.payload["booking"]), was
+    )
+    return {"message": message.id if message else None}
+
+
+@job_handler("booking.reminders", every=REMINDERS_EVERY)
+async def remind(ctx: JobContext) -> dict[str, Any]:
+    """Queue the reminders of tomorrow's bookings (from 09:00 on the day before; a
+    booking made later that day is reminded at the next run)."""
+    if ctx.keys is None:
+        raise RuntimeError("the worker was started without keys; cannot open the bookings")
+    queued = await citizens.queue_reminders(ctx.db, Secrets(ctx.keys), ctx.clock.now())
+    return {"queued": queued}

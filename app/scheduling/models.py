@@ -149,6 +149,8 @@ class Sitting(Base):
         Index("ix_sittings_county_day", "county_id", "day"),
         Index("ix_sittings_person_day", "person_id", "day"),
         Index("ix_sittings_rule_day", "rule_id", "day"),
+        # The public listing reads sittings in (day, id) order, a page at a time.
+        Index("ix_sittings_day_id", "day", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -338,3 +340,27 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ReceptionRecord(Base):
+    """接访记录: what a received citizen raised, what the official answered, and whether it
+    was answered and settled on the spot (当场答复办结) or needs a case (需立案办理, which the
+    cases capability opens with the channel 走访). One per booking; `person_id` is the
+    sitting's official, who received the citizen. The texts stay here, never in the ledger."""
+
+    __tablename__ = "reception_records"
+    __table_args__ = (Index("ix_reception_records_sitting", "sitting_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    county_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), unique=True)
+    sitting_id: Mapped[int] = mapped_column(ForeignKey("sittings.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    raised: Mapped[str] = mapped_column(Text)
+    answered: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16))
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    booking: Mapped[Booking] = relationship(lazy="joined")
+    person: Mapped[Person] = relationship(lazy="joined")

@@ -20,7 +20,8 @@ from app.core.auth.roles import Role
 from app.core.clock import SHANGHAI, Clock, local_today
 from app.core.errors import DomainError, RuleViolation
 from app.core.web import flash, nav_item, page
-from app.scheduling import booking_services as bookings
+from app.scheduling import queue_services as queue
+from app.scheduling import reception_services as receptions
 from app.scheduling import services as scheduling
 from app.scheduling.booking_services import (
     BOOKING_STATUS_LABELS,
@@ -60,8 +61,8 @@ async def render_queue(
     """The window: today's sittings in the clerk's scope, with the check-in field."""
     today = local_today(ctx.clock)
     within = ctx.actor.scope_paths(CLERKS)
-    sittings = await bookings.queue_sittings(ctx.db, today, within=within)
-    queues = await bookings.today_queue(ctx.db, [s.id for s in sittings], today)
+    sittings = await queue.queue_sittings(ctx.db, today, within=within)
+    queues = await queue.today_queue(ctx.db, [s.id for s in sittings], today)
     return page(
         ctx.request,
         "queue/index.html",
@@ -76,17 +77,22 @@ async def render_queue(
 
 
 async def render_leader(ctx: Ctx, *, status_code: int = 200, error: str | None = None) -> Template:
-    """The leader's own sittings today, each queue with the citizens' summaries."""
+    """The leader's own sittings today, each queue with the citizens' summaries and the
+    reception records written so far."""
     today = local_today(ctx.clock)
     person = ctx.actor.person_id
-    sittings = [] if person is None else await bookings.queue_sittings(ctx.db, today, person=person)
-    queues = await bookings.today_queue(ctx.db, [s.id for s in sittings], today)
+    sittings = [] if person is None else await queue.queue_sittings(ctx.db, today, person=person)
+    queues = await queue.today_queue(ctx.db, [s.id for s in sittings], today)
+    records = await receptions.sitting_records(ctx.db, [s.id for s in sittings])
     return page(
         ctx.request,
         "queue/leader.html",
         status_code=status_code,
         today=today,
         queues=queues,
+        records={r.booking_id: r for r in records},
+        outcome_labels=receptions.OUTCOME_LABELS,
+        recordable=receptions.RECORDABLE,
         linked=person is not None,
         error=error,
         back=LEADER_URL,
@@ -143,7 +149,7 @@ class QueuePages(Controller):
                 "venue": venue,
                 "today": today,
                 "updated": clock.now().astimezone(SHANGHAI),
-                "sittings": await bookings.public_board(db, venue_id, today),
+                "sittings": await queue.public_board(db, venue_id, today),
                 "refresh": BOARD_REFRESH_SECONDS,
             },
         )
@@ -157,7 +163,7 @@ class QueuePages(Controller):
         try:
             if not code:
                 raise RuleViolation("请输入或扫描预约码。")
-            booking = await bookings.check_in(db, actor, clock.now(), code)
+            booking = await queue.check_in(db, actor, clock.now(), code)
         except DomainError as refusal:
             await db.rollback()
             return await render_queue(
@@ -177,7 +183,7 @@ class QueuePages(Controller):
     ) -> Template | Redirect:
         back = _back(actor, (await request.form()).get("back"))
         try:
-            called = await bookings.call_next(db, actor, clock.now(), sitting_id)
+            called = await queue.call_next(db, actor, clock.now(), sitting_id)
         except DomainError as refusal:
             return await _refused(Ctx(request, db, actor, clock), back, refusal)
         if called is None:
@@ -199,7 +205,7 @@ class QueuePages(Controller):
         back = _back(actor, form.get("back"))
         try:
             outcome = _outcome(form.get("outcome"))
-            done = await bookings.finish(db, actor, clock.now(), code, outcome)
+            done = await queue.finish(db, actor, clock.now(), code, outcome)
         except DomainError as refusal:
             return await _refused(Ctx(request, db, actor, clock), back, refusal)
         number = f"{done.queue_number}号" if done.queue_number else ""

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Principal
 from app.core.clock import Clock
-from app.scheduling import booking_services as bookings
+from app.scheduling import queue_services as queue
 from app.scheduling.booking_routes import CLERK, booking_out
 from app.scheduling.schemas import BookingOut
 
@@ -25,7 +25,7 @@ class QueueApi(Controller):
     ) -> BookingOut:
         """Check in on the sitting's day: the booking gets the sitting's next queue number
         (a walk-in keeps the number it was registered with)."""
-        return booking_out(await bookings.check_in(db, actor, clock.now(), code))
+        return booking_out(await queue.check_in(db, actor, clock.now(), code))
 
 
 ROUTES = [QueueApi]

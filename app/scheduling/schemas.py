@@ -284,6 +284,14 @@ class BookingIn(msgspec.Struct, forbid_unknown_fields=True):
     waitlist: bool = False
 
 
+class RescheduleIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Where a booking moves: another slot of its sitting, or a slot of another sitting."""
+
+    sitting_id: int
+    slot_start: Annotated[str, msgspec.Meta(pattern="^[0-2][0-9]:[0-5][0-9]$")]
+    waitlist: bool = False
+
+
 class ReceiptOut(msgspec.Struct):
     ledger: str
     seq: int
@@ -335,3 +343,38 @@ class MobileIn(msgspec.Struct, forbid_unknown_fields=True):
 class CodeIn(msgspec.Struct, forbid_unknown_fields=True):
     mobile: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
     code: Annotated[str, msgspec.Meta(min_length=1, max_length=10)]
+
+
+# ---------------------------------------------------------------- reception records
+
+RECORD_TEXT_MAX = 2000
+
+
+class ReceptionOutcome(StrEnum):
+    """How a reception ended: answered and settled on the spot (当场答复办结), or a case to
+    open (需立案办理; its channel is 走访 whatever way the meeting was booked)."""
+
+    resolved = "resolved"
+    case = "case"
+
+
+class ReceptionIn(msgspec.Struct, forbid_unknown_fields=True):
+    raised: Annotated[str, msgspec.Meta(min_length=1, max_length=RECORD_TEXT_MAX)]
+    answered: Annotated[str, msgspec.Meta(min_length=1, max_length=RECORD_TEXT_MAX)]
+    outcome: ReceptionOutcome
+
+
+class ReceptionOut(msgspec.Struct):
+    id: int
+    booking_code: str
+    booking_status: str
+    sitting_id: int
+    date: dt.date
+    official_id: int
+    official: str
+    raised: str
+    answered: str
+    outcome: str
+    outcome_label: str
+    recorded_by: int | None
+    recorded_at: dt.datetime

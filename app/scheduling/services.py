@@ -29,6 +29,7 @@ from app.core.workdays import WorkCalendar
 from app.ledger import services as ledger
 from app.ledger.rules import ledger_action
 from app.org.models import Person, Post, Tenure, Unit
+from app.scheduling import booking_services as bookings
 from app.scheduling import meetings
 from app.scheduling.hours import Hours, covered, parse_clock, span
 from app.scheduling.ical import CalendarEvent, feed
@@ -809,7 +810,9 @@ async def publish(db: AsyncSession, actor: Principal, now: dt.datetime, roster_i
     if latest is not None and latest.id != roster.based_on_id:
         raise Conflict("排班已有更新的发布版本，请基于最新版本重新排班后再发布。")
     change = await roster_diff(db, roster)
-    await _apply(db, roster, change, now)
+    dropped = await _apply(db, roster, change, now)
+    await db.flush()
+    await bookings.follow_roster(db, now, dropped)
     if latest is not None:
         latest.status = RosterStatus.superseded
     roster.status, roster.published_at = RosterStatus.published, now
@@ -837,12 +840,15 @@ async def _roster_digest(db: AsyncSession, roster: Roster) -> str:
     return digest(Assignment(code[a.rule_id], a.day, official_id(a.person_id)) for a in rows)
 
 
-async def _apply(db: AsyncSession, roster: Roster, change: Diff, now: dt.datetime) -> None:
+async def _apply(db: AsyncSession, roster: Roster, change: Diff, now: dt.datetime) -> list[Sitting]:
+    """Cancel the dropped sittings and add the new; returns the cancelled ones."""
     removed = set(change.removed)
     rules = {r.id: r for r in await rules_of(db, roster.county_id)}
+    dropped = []
     for s in await live_sittings(db, list(rules), roster.period_start, roster.period_end):
         if (s.rule_id, s.day, s.person_id) in removed:
             s.status, s.sequence, s.updated_at = "cancelled", s.sequence + 1, now
+            dropped.append(s)
     tenure = {
         (a.rule_id, a.day, a.person_id): a.tenure_id for a in await assignments_of(db, roster.id)
     }
@@ -862,6 +868,7 @@ async def _apply(db: AsyncSession, roster: Roster, change: Diff, now: dt.datetim
                 updated_at=now,
             )
         )
+    return dropped
 
 
 async def rosters_of(db: AsyncSession, actor: Principal, county_id: int) -> list[Roster]:

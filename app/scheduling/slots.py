@@ -21,6 +21,8 @@ __all__ = [
     "Slot",
     "booking_closes",
     "in_window",
+    "nearest_slots",
+    "replacement",
     "slots_of",
 ]
 
@@ -81,6 +83,34 @@ def in_window(sitting_day: date, today: date, window_days: int = DEFAULT_WINDOW_
     """Whether a sitting lies in the booking window: from today to `window_days` days ahead,
     both ends included. Whether its bookings have already closed is `booking_closes`'s rule."""
     return today <= sitting_day <= today + timedelta(days=window_days)
+
+
+#: How far a re-plan may move a booked citizen's date: beyond it the booking is cancelled
+#: and the citizen asked to choose again.
+MAX_SHIFT_DAYS: Final = 7
+
+
+def replacement(
+    day: date, candidates: Iterable[tuple[date, int]], today: date, max_shift: int = MAX_SHIFT_DAYS
+) -> int | None:
+    """Which sitting takes over the bookings of a cancelled one, among the scheduled
+    sittings (day, id) of the same rule: one on the same day (another leader receives),
+    else the nearest day within `max_shift` days — the later on a tie, since a citizen can
+    still come later but not earlier than told — never before `today`. None: no sitting
+    can take them over."""
+    usable = [
+        (abs((d - day).days), d < day, d, sid)
+        for d, sid in candidates
+        if d >= today and abs((d - day).days) <= max_shift
+    ]
+    return min(usable)[3] if usable else None
+
+
+def nearest_slots(wanted: str, starts: Iterable[str]) -> list[str]:
+    """A sitting's slot starts ordered by closeness to the wanted start (the wanted one
+    first when it exists, an earlier one before a later one at the same distance)."""
+    target = _minute_of_day(wanted)
+    return sorted(starts, key=lambda s: (abs(_minute_of_day(s) - target), _minute_of_day(s)))
 
 
 def _minutes(start: str | time, end: str | time) -> tuple[int, int]:

@@ -25,6 +25,7 @@ from app.org import services as org
 from app.org.rules import ReceptionRole
 from app.org.schemas import PersonIn, PostIn, TenureIn
 from app.scheduling import services as scheduling
+from app.scheduling.models import Sitting
 from app.scheduling.schemas import (
     Assignment,
     BookingSession,
@@ -178,3 +179,46 @@ async def sign_in(client: AsyncTestClient[Litestar], username: str) -> str:
     )
     assert response.status_code in {302, 303}, response.text
     return token
+
+
+DAY = dt.date(2026, 3, 5)
+NEXT_DAY = dt.date(2026, 3, 6)
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """A reception with one published week: 张建华 sits on DAY, 王明 on NEXT_DAY."""
+
+    reception: Reception
+    sitting: int  # 张建华's, on DAY
+    other: int  # 王明's, on NEXT_DAY
+
+
+async def add_account(
+    factory: Factory, clock: FixedClock, username: str, role: Role, scope: int, person: int | None
+) -> None:
+    async with transaction(factory) as db:
+        await auth.create_account(
+            db,
+            SYSTEM,
+            clock.now(),
+            username=username,
+            password=PASSWORD,
+            display_name=username,
+            roles=[role],
+            scope_unit_id=scope,
+            person_id=person,
+        )
+
+
+async def two_days(factory: Factory, clock: FixedClock, county: County) -> Setting:
+    """The published week, and `far_clerk`: a clerk of the other county."""
+    built = await build_reception(factory, clock, county)
+    week = (dt.date(2026, 3, 2), dt.date(2026, 3, 8))
+    await publish(
+        factory, clock, county.county, week, [(DAY, built.leader), (NEXT_DAY, built.other_leader)]
+    )
+    await add_account(factory, clock, "far_clerk", Role.clerk, county.other_county, None)
+    async with factory() as db:
+        found = {s.day: s.id for s in await db.scalars(select(Sitting))}
+    return Setting(built, found[DAY], found[NEXT_DAY])

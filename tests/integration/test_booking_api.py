@@ -9,16 +9,17 @@ from pathlib import Path
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import FixedClock
 from app.core.db import transaction
 from app.core.jobs import Worker
 from app.core.keys import KeyRing
+from app.org.models import Tenure
 from app.scheduling import citizen_services as citizens
 from app.scheduling.booking_services import Secrets
-from app.scheduling.models import OutboxMessage
+from app.scheduling.models import OutboxMessage, Sitting
 from tests.integration.conftest import bearer
 from tests.integration.test_booking_services import resident
 from tests.integration.test_ledger_pages import sign_in
@@ -80,6 +81,11 @@ async def test_a_clerk_books_by_phone_and_the_citizen_finds_and_cancels_it(
     assert shown.status_code == 200 and shown.json()["slot_start"] == "08:30"
     gone = await client.delete(url, headers={"X-Citizen-Mobile": "13900000001"})
     assert gone.status_code == 200 and gone.json()["status"] == "cancelled"
+    async with factory() as db:
+        told = await db.scalar(
+            select(OutboxMessage.body).where(OutboxMessage.kind == "cancellation")
+        )
+    assert told is not None and booking["code"] in told and "已取消" in told
 
 
 async def test_refusals_are_problems_that_book_nothing(
@@ -220,3 +226,29 @@ async def test_a_cancellation_promotes_the_waiting_citizen_and_tells_them(
         )
     assert len(told) == 1 and told[0].to_masked == "139****0063"
     assert waiting.json()["code"] in told[0].body
+
+
+async def test_sittings_can_be_narrowed_to_a_leaders_portfolio(
+    client: AsyncTestClient[Litestar], factory: async_sessionmaker[AsyncSession], sitting: int
+) -> None:
+    async with transaction(factory) as db:
+        mine = await db.get(Sitting, sitting)
+        assert mine is not None and mine.tenure_id is not None
+        await db.execute(
+            update(Tenure).where(Tenure.id == mine.tenure_id).values(portfolio=["土地征收", "信访"])
+        )
+        tenure = mine.tenure_id
+    window = {"from": DAY.isoformat(), "to": (DAY + dt.timedelta(days=6)).isoformat()}
+    every = (await client.get("/api/v1/sittings", params=window)).json()["sittings"]
+    found = (await client.get("/api/v1/sittings", params={**window, "topic": "土地"})).json()
+    async with factory() as db:
+        held = set(await db.scalars(select(Sitting.id).where(Sitting.tenure_id == tenure)))
+    assert sitting in {s["id"] for s in found["sittings"]}
+    assert {s["id"] for s in found["sittings"]} == held & {s["id"] for s in every}
+    assert len(found["sittings"]) < len(every)
+    none = await client.get("/api/v1/sittings", params={**window, "topic": "教育"})
+    assert none.json()["sittings"] == []
+    listed = await client.get("/yuyue", params={"topic": "土地"})
+    assert listed.status_code == 200 and "领导分管领域" in listed.text
+    shown = {int(x) for x in re.findall(r"/yuyue/sittings/(\d+)", listed.text)}
+    assert sitting in shown and shown <= held

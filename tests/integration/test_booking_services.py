@@ -190,3 +190,24 @@ async def test_numbers_are_sealed_and_lookups_reveal_nothing(
     assert entry is not None and resident(9) not in entry.leaf.decode()
     assert "13900000009" not in entry.leaf.decode()
     assert wrong_mobile.value.detail == unknown.value.detail
+
+
+async def test_a_walk_in_without_a_mobile_phone_is_registered_all_the_same(
+    factory: async_sessionmaker[AsyncSession], secrets: Secrets, sitting: int
+) -> None:
+    async with factory() as db:
+        day = await db.scalar(select(Sitting.day).where(Sitting.id == sitting))
+    assert day is not None
+    on_the_day = FixedClock(dt.datetime.combine(day, dt.time(1, 0), tzinfo=dt.UTC))
+    walk_in = request(sitting, 0, channel=Channel.in_person, slot_start=None, mobile=" ")
+    numbers = [
+        (
+            await _book(
+                factory, on_the_day, secrets, dataclasses.replace(walk_in, id_number=resident(n))
+            )
+        ).queue_number
+        for n in (1, 2)
+    ]
+    assert numbers == [1, 2]
+    with pytest.raises(DomainError, match="手机号码"):
+        await _book(factory, on_the_day, secrets, request(sitting, 3, mobile=""))

@@ -10,7 +10,6 @@ county reception centre; the citizens book by phone on 2 March.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
-from app.core.auth import services as auth
 from app.core.auth.access import Principal
 from app.core.auth.roles import Role
 from app.core.clock import FixedClock
@@ -28,31 +26,25 @@ from app.core.errors import DomainError, RuleViolation
 from app.core.keys import KeyRing
 from app.ledger.models import LedgerEntry
 from app.scheduling import booking_services as bookings
+from app.scheduling import queue_services as queue
 from app.scheduling.booking_services import BookingStatus, Channel, Secrets
-from app.scheduling.models import Booking, Sitting
-from tests.integration.conftest import PASSWORD, SYSTEM, County, bearer
+from app.scheduling.models import Booking
+from tests.integration.conftest import SYSTEM, County, bearer
 from tests.integration.sittings_setup import (
+    DAY,
+    NEXT_DAY,
     Factory,
-    Reception,
-    build_reception,
+    Setting,
+    add_account,
     entries,
     principal,
-    publish,
     sign_in,
+    two_days,
 )
 from tests.integration.test_booking_services import request, resident
 
 Client = AsyncTestClient[Litestar]
-DAY = dt.date(2026, 3, 5)
-NEXT_DAY = dt.date(2026, 3, 6)
 SUMMARY = "反映征地补偿标准问题"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Setting:
-    reception: Reception
-    sitting: int  # 张建华's, on DAY
-    other: int  # 王明's, on NEXT_DAY
 
 
 @pytest.fixture
@@ -60,35 +52,13 @@ def secrets(keys_dir: Path) -> Secrets:
     return Secrets(KeyRing(keys_dir))
 
 
-async def _account(
-    factory: Factory, clock: FixedClock, username: str, role: Role, scope: int, person: int | None
-) -> None:
-    async with transaction(factory) as db:
-        await auth.create_account(
-            db,
-            SYSTEM,
-            clock.now(),
-            username=username,
-            password=PASSWORD,
-            display_name=username,
-            roles=[role],
-            scope_unit_id=scope,
-            person_id=person,
-        )
-
-
 @pytest.fixture
 async def setting(factory: Factory, clock: FixedClock, county: County) -> Setting:
-    built = await build_reception(factory, clock, county)
-    week = (dt.date(2026, 3, 2), dt.date(2026, 3, 8))
-    await publish(
-        factory, clock, county.county, week, [(DAY, built.leader), (NEXT_DAY, built.other_leader)]
+    built = await two_days(factory, clock, county)
+    await add_account(
+        factory, clock, "wang", Role.leader, county.county, built.reception.other_leader
     )
-    await _account(factory, clock, "far_clerk", Role.clerk, county.other_county, None)
-    await _account(factory, clock, "wang", Role.leader, county.county, built.other_leader)
-    async with factory() as db:
-        found = {s.day: s.id for s in await db.scalars(select(Sitting))}
-    return Setting(built, found[DAY], found[NEXT_DAY])
+    return built
 
 
 def on(day: dt.date) -> FixedClock:
@@ -113,21 +83,21 @@ async def walk_in(factory: Factory, secrets: Secrets, sitting: int, n: int, name
 
 async def check_in(factory: Factory, actor: Principal, clock: FixedClock, code: str) -> Booking:
     async with transaction(factory) as db:
-        return await bookings.check_in(db, actor, clock.now(), code)
+        return await queue.check_in(db, actor, clock.now(), code)
 
 
 async def call_next(
     factory: Factory, actor: Principal, clock: FixedClock, sitting: int
 ) -> Booking | None:
     async with transaction(factory) as db:
-        return await bookings.call_next(db, actor, clock.now(), sitting)
+        return await queue.call_next(db, actor, clock.now(), sitting)
 
 
 async def finish(
     factory: Factory, actor: Principal, clock: FixedClock, code: str, outcome: BookingStatus
 ) -> Booking:
     async with transaction(factory) as db:
-        return await bookings.finish(db, actor, clock.now(), code, outcome)
+        return await queue.finish(db, actor, clock.now(), code, outcome)
 
 
 async def status_of(factory: Factory, code: str) -> tuple[str, int | None]:

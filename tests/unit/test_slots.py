@@ -6,7 +6,14 @@ from datetime import date, datetime, time
 
 import pytest
 
-from app.scheduling.slots import Slot, booking_closes, in_window, slots_of
+from app.scheduling.slots import (
+    Slot,
+    booking_closes,
+    in_window,
+    nearest_slots,
+    replacement,
+    slots_of,
+)
 
 MORNING = ("08:30", "11:30")
 AFTERNOON = ("14:30", "17:30")
@@ -108,3 +115,29 @@ def test_the_window_runs_from_today_to_thirty_days_ahead() -> None:
     assert not in_window(date(2026, 3, 9), today)
     assert in_window(date(2026, 3, 17), today, window_days=7)
     assert not in_window(date(2026, 3, 18), today, window_days=7)
+
+
+MARCH_5 = date(2026, 3, 5)
+
+
+def test_another_leader_on_the_same_day_takes_over_first() -> None:
+    candidates = [(date(2026, 3, 6), 7), (MARCH_5, 9), (MARCH_5, 8)]
+    assert replacement(MARCH_5, candidates, today=date(2026, 3, 2)) == 8
+
+
+def test_the_nearest_day_takes_over_and_a_tie_goes_to_the_later_day() -> None:
+    candidates = [(date(2026, 3, 4), 1), (date(2026, 3, 6), 2), (date(2026, 3, 9), 3)]
+    assert replacement(MARCH_5, candidates, today=date(2026, 3, 2)) == 2
+    assert replacement(MARCH_5, candidates[:1] + candidates[2:], today=date(2026, 3, 2)) == 1
+
+
+def test_no_replacement_in_the_past_or_beyond_a_week() -> None:
+    candidates = [(date(2026, 3, 4), 1), (date(2026, 3, 13), 2)]
+    assert replacement(MARCH_5, candidates, today=date(2026, 3, 5)) is None
+    assert replacement(MARCH_5, [(date(2026, 3, 12), 4)], today=date(2026, 3, 2)) == 4
+
+
+def test_slots_are_tried_nearest_first() -> None:
+    starts = ["08:30", "09:00", "09:30", "10:00"]
+    assert nearest_slots("09:30", starts) == ["09:30", "09:00", "10:00", "08:30"]
+    assert nearest_slots("14:30", ["08:30", "09:00"]) == ["09:00", "08:30"]
