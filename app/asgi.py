@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from os import PathLike
 from pathlib import Path
@@ -78,6 +79,10 @@ def _lifespan(runtime: Runtime) -> contextlib.AbstractAsyncContextManager[None]:
         if runtime.settings.in_process_worker:
             worker = Worker(runtime.factory, runtime.clock, keys=runtime.keys)
             task = asyncio.create_task(worker.run_forever(stop))
+        # What is loaded by now (modules, templates, mappers) lives as long as the
+        # process: keep it out of the collector, whose full passes over it were the
+        # listing's slowest requests (bench/README.md, "Booking").
+        gc.freeze()
         try:
             yield
         finally:

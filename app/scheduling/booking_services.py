@@ -14,9 +14,10 @@ import datetime as dt
 import hashlib
 import hmac
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -26,6 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defaultload
+from sqlalchemy.sql import Executable
 
 from app.core.auth.access import Principal, require_scope
 from app.core.auth.roles import Role
@@ -221,14 +223,28 @@ def insert_ignoring(db: AsyncSession):  # type: ignore[no-untyped-def]
     return pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
 
 
+async def bump(db: AsyncSession, row: Executable, step: Executable) -> Any:
+    """A counter moved by one conditional `UPDATE … RETURNING` (`step`); only when that
+    finds nothing is the row created (`row`, an INSERT that ignores a conflict) and the
+    step tried again. The row exists after its first use, so the common case is one
+    statement, and the condition alone decides under any concurrency."""
+    found = await db.scalar(step)
+    if found is None:
+        await db.execute(row)
+        found = await db.scalar(step)
+    return found
+
+
 async def _take_seat(db: AsyncSession, sitting: Sitting, slot: Slot) -> bool:
     start = slot.start.strftime("%H:%M")
-    await db.execute(
+    row = (
         insert_ignoring(db)(SlotSeats)
         .values(sitting_id=sitting.id, slot_start=start, seats=slot.seats, taken=0)
         .on_conflict_do_nothing()
     )
-    taken = await db.scalar(
+    taken = await bump(
+        db,
+        row,
         update(SlotSeats)
         .where(
             SlotSeats.sitting_id == sitting.id,
@@ -236,7 +252,7 @@ async def _take_seat(db: AsyncSession, sitting: Sitting, slot: Slot) -> bool:
             SlotSeats.taken < SlotSeats.seats,
         )
         .values(taken=SlotSeats.taken + 1)
-        .returning(SlotSeats.taken)
+        .returning(SlotSeats.taken),
     )
     return taken is not None
 
@@ -252,17 +268,19 @@ async def _release_seat(db: AsyncSession, sitting_id: int, start: str) -> None:
 async def _take_quota(db: AsyncSession, subject: str, month: str, limit: int | None) -> bool:
     """Count one more active booking of a citizen in a month, if under `limit` (None:
     whatever the limit, for a move the citizen did not choose)."""
-    await db.execute(
+    row = (
         insert_ignoring(db)(BookingQuota)
         .values(subject=subject, month=month, used=0)
         .on_conflict_do_nothing()
     )
     under = true() if limit is None else BookingQuota.used < limit
-    used = await db.scalar(
+    used = await bump(
+        db,
+        row,
         update(BookingQuota)
         .where(BookingQuota.subject == subject, BookingQuota.month == month, under)
         .values(used=BookingQuota.used + 1)
-        .returning(BookingQuota.used)
+        .returning(BookingQuota.used),
     )
     return used is not None
 
@@ -276,16 +294,15 @@ async def _release_quota(db: AsyncSession, subject: str, month: str) -> None:
 
 
 async def next_queue_number(db: AsyncSession, sitting_id: int) -> int:
-    await db.execute(
+    number = await bump(
+        db,
         insert_ignoring(db)(QueueCounter)
         .values(sitting_id=sitting_id, last=0)
-        .on_conflict_do_nothing()
-    )
-    number = await db.scalar(
+        .on_conflict_do_nothing(),
         update(QueueCounter)
         .where(QueueCounter.sitting_id == sitting_id)
         .values(last=QueueCounter.last + 1)
-        .returning(QueueCounter.last)
+        .returning(QueueCounter.last),
     )
     assert number is not None
     return int(number)
@@ -393,10 +410,12 @@ async def book(
     secrets: Secrets,
     policy: Policy = DEFAULT_POLICY,
     citizen: str | None = None,
+    then: Callable[[Booking], Awaitable[object]] | None = None,
 ) -> Booked:
     """Take a seat (or a queue number, or a waitlist place) at a published sitting.
     Online, `citizen` is the mobile hash a one-time code verified: it must be the
-    booking's own number."""
+    booking's own number. `then` runs on the new booking before its ledger entry (the
+    confirmation SMS), so the ledger is locked for the entry and the commit only."""
     sitting = await _scheduled_sitting(db, request.sitting_id)
     await _check_staff(db, actor, sitting, request)
     _check_person(request, policy, wall_clock(now).date())
@@ -438,6 +457,10 @@ async def book(
     booking.sitting = sitting  # loaded already: the confirmation reads it
     db.add(booking)
     await _flush_once(db)
+    if then is not None:
+        await then(booking)
+    # Last: the county ledger's head stays locked from here to the commit, and every
+    # booking of the county queues on it.
     receipt = await _ledger(
         db,
         actor,

@@ -292,18 +292,16 @@ async def book_and_confirm(
 ) -> Booked:
     """Book, and queue the confirmation SMS in the same transaction (walk-ins get their
     queue number on the spot instead)."""
-    done = await bookings.book(db, actor, now, request, secrets, policy, citizen=citizen)
-    if request.channel is not Channel.in_person:
-        mobile = normalise_mobile(request.mobile)
-        await tell(
-            db,
-            secrets,
-            now,
-            done.booking,
-            "confirmation",
-            "confirmation",
-            confirmation_text(done.booking, mobile[-4:]),
-        )
+
+    async def confirm(booking: Booking) -> None:
+        if request.channel is not Channel.in_person:
+            tail = normalise_mobile(request.mobile)[-4:]
+            body = confirmation_text(booking, tail)
+            await tell(db, secrets, now, booking, "confirmation", "confirmation", body)
+
+    done = await bookings.book(
+        db, actor, now, request, secrets, policy, citizen=citizen, then=confirm
+    )
     return done
 
 
