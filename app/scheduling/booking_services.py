@@ -475,10 +475,11 @@ async def book(
     return Booked(booking, receipt)
 
 
-async def _refuse_second_booking(
+async def _holds_active(
     db: AsyncSession, sitting_id: int, refs: tuple[str, str], but: int | None = None
-) -> None:
-    """The friendly answer; the partial unique indexes are what hold under concurrency."""
+) -> bool:
+    """Whether the citizen (mobile or identity hash) holds an active booking of the
+    sitting, other than booking `but`."""
     found = await db.scalar(
         select(func.count())
         .select_from(Booking)
@@ -489,7 +490,14 @@ async def _refuse_second_booking(
             Booking.id != (but or 0),
         )
     )
-    if found:
+    return bool(found)
+
+
+async def _refuse_second_booking(
+    db: AsyncSession, sitting_id: int, refs: tuple[str, str], but: int | None = None
+) -> None:
+    """The friendly answer; the partial unique indexes are what hold under concurrency."""
+    if await _holds_active(db, sitting_id, refs, but):
         raise RuleViolation("您已预约该场接访，不能重复预约；如需改时间请改约。")
 
 
@@ -678,8 +686,17 @@ class Rescheduled:
     promoted: Booking | None
 
 
+#: A booking can be moved while it holds a seat or waits for one, and not a walk-in's
+#: queue number.
+RESCHEDULABLE = (BookingStatus.booked, BookingStatus.waitlisted)
+
+
+def can_reschedule(booking: Booking) -> bool:
+    return booking.status in RESCHEDULABLE and booking.slot_start is not None
+
+
 def _check_reschedulable(booking: Booking, to: NewTime, now: dt.datetime) -> None:
-    if booking.status not in (BookingStatus.booked, BookingStatus.waitlisted):
+    if booking.status not in RESCHEDULABLE:
         raise RuleViolation("该预约已签到、结束或已取消，不能改约。")
     if booking.slot_start is None:
         raise RuleViolation("现场登记的排队号不能改约，请到窗口办理。")
@@ -841,7 +858,7 @@ async def _follow(
         await _release_seat(db, old.id, old_slot)
     if target is not None and old_slot is not None:
         refs = (booking.mobile_hash, booking.id_hash)
-        if not await _holds_other(db, target.id, refs, booking.id):
+        if not await _holds_active(db, target.id, refs, but=booking.id):
             await _shift_quota(db, booking, old.day, target.day)
             await _seat_on(db, booking, target, old_slot)
             booking.sitting_id, booking.sitting = target.id, target
@@ -856,14 +873,6 @@ def _changed(booking: Booking, now: dt.datetime, followed: Followed) -> Followed
     booking.updated_at = now
     booking.sequence += 1
     return followed
-
-
-async def _holds_other(db: AsyncSession, sitting_id: int, refs: tuple[str, str], but: int) -> bool:
-    try:
-        await _refuse_second_booking(db, sitting_id, refs, but=but)
-    except RuleViolation:
-        return True
-    return False
 
 
 async def _shift_quota(db: AsyncSession, booking: Booking, old: dt.date, new: dt.date) -> None:

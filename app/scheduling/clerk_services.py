@@ -5,15 +5,14 @@ booking goes through `citizen_services.book_and_confirm`."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Principal, require_scope
-from app.core.errors import NotFound, RuleViolation
+from app.core.errors import NotFound
 from app.org.models import Unit
+from app.scheduling import queue_services as queue
 from app.scheduling import services as scheduling
 from app.scheduling.booking_services import CLERKS
-from app.scheduling.codes import code_is_valid, normalise_code
 from app.scheduling.models import Booking, Sitting
 
 
@@ -42,11 +41,6 @@ async def clerk_sitting(db: AsyncSession, actor: Principal, sitting_id: int) -> 
 
 async def clerk_booking(db: AsyncSession, actor: Principal, code: str) -> Booking:
     """A booking by its code, for staff of its county."""
-    wanted = normalise_code(code)
-    if not code_is_valid(wanted):
-        raise RuleViolation("预约码有误，请核对后重新输入（预约码为9位字母和数字）。")
-    booking = await db.scalar(select(Booking).where(Booking.code == wanted))
-    if booking is None:
-        raise NotFound("没有找到该预约码对应的预约。")
+    booking = await queue.booking_by_code(db, code, lock=False)
     await require_clerk(db, actor, booking.county_id, "查看该预约")
     return booking

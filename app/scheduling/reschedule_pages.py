@@ -22,6 +22,7 @@ from app.core.errors import DomainError, RuleViolation
 from app.core.web import flash, page
 from app.scheduling import booking_services as bookings
 from app.scheduling import citizen_services as citizens
+from app.scheduling.booking_forms import read_form
 from app.scheduling.citizen_pages import (
     LIST_DAYS,
     PAGE_SIZE,
@@ -37,14 +38,21 @@ from app.scheduling.codes import normalise_code
 from app.scheduling.models import Booking
 
 PUBLIC = public()
-MOVABLE = (bookings.BookingStatus.booked, bookings.BookingStatus.waitlisted)
+MOVE_FIELDS = ("sitting", "slot", "waitlist")
 
 
 def reschedule_url(code: str) -> str:
     return booking_url(code) + "/reschedule"
 
 
-async def render_choices(v: Visit, booking: Booking, everywhere: bool) -> Template:
+async def render_choices(
+    v: Visit,
+    booking: Booking,
+    everywhere: bool,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+) -> Template:
     today = local_today(v.clock)
     found = await bookings.published_sittings(
         v.db,
@@ -58,6 +66,7 @@ async def render_choices(v: Visit, booking: Booking, everywhere: bool) -> Templa
         page(
             v.request,
             "citizen/reschedule.html",
+            status_code=status_code,
             booking=booking,
             views=views,
             chosen=None,
@@ -65,7 +74,7 @@ async def render_choices(v: Visit, booking: Booking, everywhere: bool) -> Templa
             url=reschedule_url(booking.code),
             back=booking_url(booking.code),
             day_label=day_label,
-            error=None,
+            error=error,
         )
     )
 
@@ -119,7 +128,7 @@ class ReschedulePages(Controller):
     ) -> Template | Redirect:
         v = Visit(request, db, clock)
         found = await proven_booking(v, code)
-        if found is None or found.status not in MOVABLE or found.slot_start is None:
+        if found is None or not bookings.can_reschedule(found):
             return Redirect(path=booking_url(normalise_code(code)))
         if sitting is None:
             return await render_choices(v, found, everywhere)
@@ -133,7 +142,7 @@ class ReschedulePages(Controller):
         found = await proven_booking(v, code)
         if found is None:
             return Redirect(path=booking_url(normalise_code(code)))
-        values = {k: str(x) for k, x in (await request.form()).items()}
+        values = await read_form(request, MOVE_FIELDS)
         try:
             to = _new_time(values)
             await citizens.reschedule_and_notify(db, None, v.now, found, to, v.secrets, v.policy)
@@ -143,7 +152,9 @@ class ReschedulePages(Controller):
             assert again is not None
             sitting_id = int(values["sitting"]) if values.get("sitting", "").isdigit() else None
             if sitting_id is None:
-                return await render_choices(v, again, False)
+                return await render_choices(
+                    v, again, False, status_code=refusal_status(refusal), error=refusal.detail
+                )
             return await render_slots(
                 v, again, sitting_id, status_code=refusal_status(refusal), error=refusal.detail
             )

@@ -167,6 +167,8 @@ async def test_the_citizen_moves_a_proven_booking_on_the_pages_and_the_invite_fo
     assert choices.status_code == 200 and f"?sitting={sitting}" in choices.text
     slots = await client.get(url + "/reschedule", params={"sitting": sitting})
     assert "现在的时段" in slots.text and "已约满" in slots.text
+    status, page = await _post(client, url + "/reschedule", token, slot="09:00")
+    assert status == 422 and "请选择要改到的接访安排" in page
     status, page = await _post(
         client, url + "/reschedule", token, sitting=str(sitting), slot="09:00"
     )
