@@ -14,8 +14,8 @@ from typing import Any
 from litestar import Request
 
 from app.core.errors import RuleViolation
+from app.core.identity import ID_TYPE_LABELS, IdType
 from app.scheduling.booking_services import BookingRequest, Channel
-from app.scheduling.identity import ID_TYPE_LABELS, IdType
 
 TOPICS = ("土地征收", "劳动社保", "城建住房", "涉法涉诉", "生态环境", "其他")
 SUMMARY_MAX = 300

@@ -20,13 +20,14 @@ from app.core.auth.access import Principal, allow, public
 from app.core.auth.routes import remote_of
 from app.core.clock import Clock
 from app.core.errors import DomainError, NotAuthenticated, RuleViolation
+from app.core.identity import IdType
+from app.core.personal_data import Secrets
 from app.core.problems import on_domain_error
 from app.core.web import runtime_of
 from app.ledger.services import Receipt
 from app.scheduling import booking_services as bookings
 from app.scheduling import citizen_services as citizens
-from app.scheduling.booking_services import BookingRequest, Channel, Secrets
-from app.scheduling.identity import IdType
+from app.scheduling.booking_services import BookingRequest, Channel
 from app.scheduling.models import Booking, Sitting
 from app.scheduling.schemas import (
     BookingIn,

@@ -11,7 +11,6 @@ nothing.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -20,7 +19,6 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import func, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -31,16 +29,16 @@ from sqlalchemy.sql import Executable
 
 from app.core.auth.access import Principal, require_scope
 from app.core.auth.roles import Role
+from app.core.codes import code_is_valid, make_code, normalise_code
 from app.core.errors import Conflict, NotAuthenticated, NotFound, RuleViolation
+from app.core.identity import IdType, identity_problem, mask, normalise
 from app.core.jobs import enqueue
-from app.core.keys import KeyRing
+from app.core.personal_data import Secrets
 from app.core.settings import Settings
 from app.ledger import services as ledger
 from app.ledger.rules import citizen_actor, ledger_action, system_actor
 from app.org import services as org
 from app.org.models import Unit
-from app.scheduling.codes import code_is_valid, make_code, normalise_code
-from app.scheduling.identity import IdType, identity_problem, mask, normalise
 from app.scheduling.models import (
     Booking,
     BookingQuota,
@@ -172,27 +170,6 @@ class Booked:
     booking: Booking
     #: Where the booking's ledger entry stands: shown to the citizen on the confirmation.
     receipt: ledger.Receipt
-
-
-class Secrets:
-    """Encryption and keyed hashes for personal numbers, from the `data` key."""
-
-    def __init__(self, keys: KeyRing) -> None:
-        self._aead = AESGCM(keys.derive("data", "personal-numbers"))
-        self._hash_key = keys.derive("data", "personal-number-hash")
-        #: Signs citizen tokens (proof of a verified mobile number).
-        self.token_key = keys.derive("session", "citizen-token")
-
-    def seal(self, value: str) -> bytes:
-        nonce = os.urandom(12)
-        return nonce + self._aead.encrypt(nonce, value.encode(), None)
-
-    def open(self, sealed: bytes) -> str:
-        return self._aead.decrypt(sealed[:12], sealed[12:], None).decode()
-
-    def ref(self, kind: str, value: str) -> str:
-        """A keyed hash: matches the same number again, reveals nothing without the key."""
-        return hmac.new(self._hash_key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
 # --------------------------------------------------------------------------- slots

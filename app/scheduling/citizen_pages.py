@@ -30,7 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.auth.access import public
 from app.core.auth.routes import remote_of
 from app.core.clock import SHANGHAI, Clock, local_today
+from app.core.codes import normalise_code
 from app.core.errors import DomainError, NotAuthenticated, RuleViolation
+from app.core.personal_data import Secrets
 from app.core.web import flash, page, runtime_of
 from app.scheduling import booking_services as bookings
 from app.scheduling import citizen_services as citizens
@@ -48,9 +50,7 @@ from app.scheduling.booking_services import (
     BookingStatus,
     Channel,
     Policy,
-    Secrets,
 )
-from app.scheduling.codes import normalise_code
 from app.scheduling.hours import span
 from app.scheduling.ical import CalendarEvent, single_event
 from app.scheduling.models import Booking, Sitting

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.auth.access import Principal
 from app.core.errors import NotAuthenticated, NotFound, RuleViolation, TooManyAttempts
 from app.core.jobs import enqueue
+from app.core.personal_data import Secrets
 from app.ledger import services as ledger
 from app.org import services as org
 from app.org.models import Person, Unit
@@ -34,7 +35,6 @@ from app.scheduling.booking_services import (
     BookingRequest,
     Channel,
     Policy,
-    Secrets,
     insert_ignoring,
     normalise_mobile,
 )

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.auth.access import Principal
 from app.core.clock import Clock, local_today
 from app.core.errors import DomainError
+from app.core.personal_data import Secrets
 from app.core.web import flash, page, runtime_of
 from app.org.models import Person, Unit
 from app.scheduling import booking_services as bookings
@@ -41,7 +42,7 @@ from app.scheduling.booking_forms import (
     read_form,
     staff_request,
 )
-from app.scheduling.booking_services import Booked, BookingStatus, Channel, Policy, Secrets
+from app.scheduling.booking_services import Booked, BookingStatus, Channel, Policy
 from app.scheduling.citizen_pages import (
     CITIZEN_STATUS_LABELS,
     SittingView,

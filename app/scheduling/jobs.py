@@ -12,11 +12,11 @@ from typing import Any
 
 from app.core.auth.access import system_principal
 from app.core.jobs import JobContext, job_handler
+from app.core.personal_data import Secrets
 from app.core.settings import load_settings
 from app.scheduling import booking_services as bookings
 from app.scheduling import citizen_services as citizens
 from app.scheduling import services
-from app.scheduling.booking_services import Secrets
 from app.scheduling.schemas import Result
 from app.scheduling.solver import solve
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Principal, require_scope
 from app.core.auth.roles import Role
+from app.core.codes import code_is_valid, normalise_code
 from app.core.errors import Forbidden, NotFound, RuleViolation
 from app.ledger import services as ledger
 from app.ledger.rules import ledger_action
@@ -30,7 +31,6 @@ from app.scheduling.booking_services import (
     next_queue_number,
     wall_clock,
 )
-from app.scheduling.codes import code_is_valid, normalise_code
 from app.scheduling.models import (
     Booking,
     Sitting,

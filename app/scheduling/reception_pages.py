@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Principal, allow
 from app.core.clock import SHANGHAI, Clock
+from app.core.codes import code_is_valid, normalise_code
 from app.core.errors import DomainError
 from app.core.forms import FormInvalid, text
 from app.core.web import flash, nav_item, page
 from app.scheduling import reception_services as receptions
 from app.scheduling.booking_services import BOOKING_STATUS_LABELS, CHANNEL_LABELS, CLERKS
-from app.scheduling.codes import code_is_valid, normalise_code
 from app.scheduling.meeting_pages import Ctx
 from app.scheduling.queue_pages import LEADER_URL, QUEUE_URL
 from app.scheduling.schemas import RECORD_TEXT_MAX, ReceptionOutcome

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import public
 from app.core.clock import Clock, local_today
+from app.core.codes import normalise_code
 from app.core.errors import DomainError, RuleViolation
 from app.core.web import flash, page
 from app.scheduling import booking_services as bookings
@@ -34,7 +35,6 @@ from app.scheduling.citizen_pages import (
     refusal_status,
     sitting_views,
 )
-from app.scheduling.codes import normalise_code
 from app.scheduling.models import Booking
 
 PUBLIC = public()

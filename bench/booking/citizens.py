@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from app.scheduling.identity import gb11643_check_char
+from app.core.identity import gb11643_check_char
 from bench.booking.seed import Seat
 from bench.booking.wire import Answer, Connection
 from bench.roster.names import MALE_GIVEN, SURNAMES

@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from app.scheduling.identity import gb11643_check_char
+from app.core.identity import gb11643_check_char
 from tests.e2e.test_admin_journey import sign_in
 
 pytestmark = pytest.mark.e2e

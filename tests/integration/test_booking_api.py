@@ -16,9 +16,9 @@ from app.core.clock import FixedClock
 from app.core.db import transaction
 from app.core.jobs import Worker
 from app.core.keys import KeyRing
+from app.core.personal_data import Secrets
 from app.org.models import Tenure
 from app.scheduling import citizen_services as citizens
-from app.scheduling.booking_services import Secrets
 from app.scheduling.models import OutboxMessage, Sitting
 from tests.integration.conftest import bearer
 from tests.integration.test_booking_services import resident

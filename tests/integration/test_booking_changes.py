@@ -16,11 +16,11 @@ from app.core.db import transaction
 from app.core.jobs import Worker
 from app.core.keys import KeyRing
 from app.core.models import Job
+from app.core.personal_data import Secrets
 from app.ledger.models import LedgerEntry
 from app.scheduling import booking_services as bookings
 from app.scheduling import citizen_services as citizens
 from app.scheduling import services
-from app.scheduling.booking_services import Secrets
 from app.scheduling.models import Booking, BookingQuota, OutboxMessage, Sitting, SlotSeats
 from app.scheduling.schemas import RosterIn, UnavailabilityIn
 from app.scheduling.solver import solve

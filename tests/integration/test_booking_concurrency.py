@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import FixedClock
 from app.core.db import transaction
+from app.core.identity import gb11643_check_char
 from app.core.problems import PROBLEM_JSON
 from app.core.settings import Settings
 from app.ledger.checkpoints import make_checkpoint, signer, verifiers
@@ -43,7 +44,6 @@ from app.org.rules import ReceptionRole
 from app.org.schemas import PostIn, TenureIn
 from app.scheduling import services as scheduling
 from app.scheduling.booking_services import BOOKING_CREATED
-from app.scheduling.identity import gb11643_check_char
 from app.scheduling.models import Booking, Sitting, SlotSeats
 from app.scheduling.schemas import BookingSession, RuleIn, RuleKind, VenueIn
 from tests.integration.conftest import SYSTEM, County

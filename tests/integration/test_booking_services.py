@@ -13,15 +13,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import FixedClock
+from app.core.codes import check_char
 from app.core.db import transaction
 from app.core.errors import Conflict, DomainError, NotFound
+from app.core.identity import IdType, gb11643_check_char
 from app.core.keys import KeyRing
+from app.core.personal_data import Secrets
 from app.ledger.models import LedgerEntry
 from app.scheduling import booking_services as bookings
 from app.scheduling import services
-from app.scheduling.booking_services import BookingRequest, Channel, Policy, Secrets
-from app.scheduling.codes import check_char
-from app.scheduling.identity import IdType, gb11643_check_char
+from app.scheduling.booking_services import BookingRequest, Channel, Policy
 from app.scheduling.models import Booking, Sitting
 from app.scheduling.schemas import RosterIn
 from app.scheduling.solver import solve

@@ -15,12 +15,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import FixedClock
+from app.core.codes import make_code
 from app.core.db import transaction
+from app.core.personal_data import Secrets
 from app.ledger.models import LedgerEntry
 from app.org.models import Person
 from app.scheduling import booking_services as bookings
-from app.scheduling.booking_services import Secrets
-from app.scheduling.codes import make_code
 from app.scheduling.models import Booking, OutboxMessage, Sitting
 from tests.integration.conftest import SYSTEM
 from tests.integration.test_booking_services import request, resident

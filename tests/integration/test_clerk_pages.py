@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 from app.core.clock import FixedClock
 from app.core.db import transaction
 from app.core.keys import KeyRing
+from app.core.personal_data import Secrets
 from app.ledger.models import LedgerEntry
 from app.scheduling import booking_services as bookings
-from app.scheduling.booking_services import Secrets
 from app.scheduling.models import Booking, OutboxMessage, Sitting
 from tests.integration.conftest import SYSTEM, County
 from tests.integration.sittings_setup import (

@@ -24,10 +24,11 @@ from app.core.clock import FixedClock
 from app.core.db import transaction
 from app.core.errors import DomainError, RuleViolation
 from app.core.keys import KeyRing
+from app.core.personal_data import Secrets
 from app.ledger.models import LedgerEntry
 from app.scheduling import booking_services as bookings
 from app.scheduling import queue_services as queue
-from app.scheduling.booking_services import BookingStatus, Channel, Secrets
+from app.scheduling.booking_services import BookingStatus, Channel
 from app.scheduling.models import Booking
 from tests.integration.conftest import SYSTEM, County, bearer
 from tests.integration.sittings_setup import (

@@ -21,10 +21,11 @@ from app.core.auth.access import Principal
 from app.core.clock import FixedClock
 from app.core.db import transaction
 from app.core.errors import DomainError
+from app.core.personal_data import Secrets
 from app.ledger.models import LedgerEntry
 from app.scheduling import booking_services as bookings
 from app.scheduling import reception_services as receptions
-from app.scheduling.booking_services import BookingStatus, Secrets
+from app.scheduling.booking_services import BookingStatus
 from app.scheduling.models import Booking, ReceptionRecord
 from app.scheduling.schemas import ReceptionOutcome
 from tests.integration.conftest import bearer

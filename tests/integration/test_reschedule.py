@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.clock import FixedClock
 from app.core.db import transaction
 from app.core.errors import Conflict, DomainError
+from app.core.personal_data import Secrets
 from app.ledger.models import LedgerEntry
 from app.scheduling import booking_services as bookings
 from app.scheduling import citizen_services as citizens
-from app.scheduling.booking_services import NewTime, Secrets
+from app.scheduling.booking_services import NewTime
 from app.scheduling.models import Booking, OutboxMessage, Sitting, SlotSeats
 from tests.integration.conftest import bearer
 from tests.integration.test_booking_api import body

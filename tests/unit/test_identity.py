@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.scheduling.identity import (
+from app.core.identity import (
     ID_TYPE_LABELS,
     RESIDENT_CHECK_MESSAGE,
     IdType,
