@@ -46,6 +46,7 @@ from app.ledger import routes as ledger_routes
 from app.ledger.bootstrap import bootstrap_ledgers
 from app.org import pages as org_pages
 from app.org import routes as org_routes
+from app.ownership import deadline_pages, deadline_routes
 from app.scheduling import (
     booking_routes,
     citizen_pages,
@@ -67,6 +68,7 @@ TEMPLATE_DIRS: list[Path | PathLike[Any] | str] = [
     APP_DIR / "org" / "templates",
     APP_DIR / "ledger" / "templates",
     APP_DIR / "scheduling" / "templates",
+    APP_DIR / "ownership" / "templates",
 ]
 
 
@@ -112,6 +114,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             *booking_routes.ROUTES,
             *scheduling_queue_routes.ROUTES,
             *reception_routes.ROUTES,
+            *deadline_routes.ROUTES,
             *org_pages.ROUTES,
             *ledger_pages.ROUTES,
             *meeting_pages.ROUTES,
@@ -122,6 +125,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             *citizen_pages.ROUTES,
             *reschedule_pages.ROUTES,
             *scheduling_pages.ROUTES,
+            *deadline_pages.ROUTES,
             *core_pages.ROUTES,
             *(bench_routes.ROUTES if settings.bench_endpoints else []),
             create_static_files_router(

@@ -1,0 +1,1 @@
+"""Cases, ownership (包案), assignments and statutory clocks."""
