@@ -46,7 +46,10 @@ from app.ledger import routes as ledger_routes
 from app.ledger.bootstrap import bootstrap_ledgers
 from app.org import pages as org_pages
 from app.org import routes as org_routes
-from app.ownership import deadline_pages, deadline_routes
+from app.ownership import deadline_pages, deadline_routes, supervision_pages, supervision_routes
+from app.ownership import pages as ownership_pages
+from app.ownership import routes as ownership_routes
+from app.ownership import track_pages as ownership_track_pages
 from app.scheduling import (
     booking_routes,
     citizen_pages,
@@ -115,6 +118,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             *scheduling_queue_routes.ROUTES,
             *reception_routes.ROUTES,
             *deadline_routes.ROUTES,
+            *ownership_routes.ROUTES,
+            *supervision_routes.ROUTES,
             *org_pages.ROUTES,
             *ledger_pages.ROUTES,
             *meeting_pages.ROUTES,
@@ -126,6 +131,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             *reschedule_pages.ROUTES,
             *scheduling_pages.ROUTES,
             *deadline_pages.ROUTES,
+            *supervision_pages.ROUTES,
+            *ownership_pages.ROUTES,
+            *ownership_track_pages.ROUTES,
             *core_pages.ROUTES,
             *(bench_routes.ROUTES if settings.bench_endpoints else []),
             create_static_files_router(

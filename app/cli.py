@@ -7,6 +7,7 @@ import click
 from app.core import cli as core_cli
 from app.ledger import cli as ledger_cli
 from app.org import cli as org_cli
+from app.ownership import cli as ownership_cli
 from app.scheduling import cli as scheduling_cli
 
 
@@ -19,6 +20,7 @@ for command in (
     *core_cli.COMMANDS,
     *ledger_cli.COMMANDS,
     *org_cli.COMMANDS,
+    *ownership_cli.COMMANDS,
     *scheduling_cli.COMMANDS,
 ):
     main.add_command(command)

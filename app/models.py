@@ -8,4 +8,5 @@ def import_all_models() -> None:
     import app.core.models
     import app.ledger.models
     import app.org.models
+    import app.ownership.models
     import app.scheduling.models  # noqa: F401

@@ -24,6 +24,7 @@ from app.core.clock import SystemClock
 from app.core.db import create_engine, session_factory, transaction
 from app.core.errors import DomainError
 from app.core.jobs import Worker
+from app.core.personal_data import Secrets
 from app.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -338,10 +339,12 @@ def demo_group() -> None:
 @demo_group.command(name="load", help="通过业务服务载入演示县（青溪县）")
 @click.option("--if-empty", is_flag=True, help="数据库已有数据时跳过")
 def demo_load(if_empty: bool) -> None:
+    from app.ownership.deadlines import profile_for_jurisdiction
     from fixtures.demo_county import generate
     from fixtures.load import DemoLoader, database_is_empty, steps
 
     demo = generate()
+    settings = load_settings()
 
     async def work(db: AsyncSession) -> str:
         if not await database_is_empty(db):
@@ -350,7 +353,13 @@ def demo_load(if_empty: bool) -> None:
             raise DomainError("数据库已有数据，演示数据只能载入空库。", slug="conflict")
         with progress_bar() as bar:
             task = bar.add_task("载入演示县", total=steps(demo))
-            await DemoLoader(db, demo, lambda n: bar.advance(task, n)).run()
+            await DemoLoader(
+                db,
+                demo,
+                lambda n: bar.advance(task, n),
+                secrets=Secrets(keys.KeyRing(settings.keys_dir)),
+                profile=profile_for_jurisdiction(settings.jurisdiction),
+            ).run()
         return "演示县已载入。"
 
     console.print(run_in_transaction(work))

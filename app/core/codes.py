@@ -1,4 +1,5 @@
-"""Codes citizens read out over the phone and type on a phone: booking codes.
+"""Codes citizens read out over the phone and type on a phone: booking codes (8 + 1
+characters) and case codes (诉求码, 9 + 1 characters, so the two never look alike).
 
 The alphabet leaves out 0, 1, I, L and O, which are misread for one another; the last
 character is a Luhn mod N check character, which catches every single mistyped character
@@ -26,11 +27,11 @@ def check_char(body: str) -> str:
     return ALPHABET[(n - total % n) % n]
 
 
-def make_code(random: bytes) -> str:
-    """A booking code from at least BODY_LENGTH random bytes: body plus check character."""
-    if len(random) < BODY_LENGTH:
-        raise ValueError(f"need {BODY_LENGTH} random bytes")
-    body = "".join(ALPHABET[b % len(ALPHABET)] for b in random[:BODY_LENGTH])
+def make_code(random: bytes, body_length: int = BODY_LENGTH) -> str:
+    """A code from at least `body_length` random bytes: body plus check character."""
+    if len(random) < body_length:
+        raise ValueError(f"need {body_length} random bytes")
+    body = "".join(ALPHABET[b % len(ALPHABET)] for b in random[:body_length])
     return body + check_char(body)
 
 
@@ -39,7 +40,7 @@ def normalise_code(raw: str) -> str:
     return "".join(raw.split()).replace("-", "").upper()
 
 
-def code_is_valid(code: str) -> bool:
-    if len(code) != BODY_LENGTH + 1 or any(c not in _INDEX for c in code):
+def code_is_valid(code: str, body_length: int = BODY_LENGTH) -> bool:
+    if len(code) != body_length + 1 or any(c not in _INDEX for c in code):
         return False
     return check_char(code[:-1]) == code[-1]

@@ -18,6 +18,8 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "invalid-dates": (422, "日期不正确"),
     "tenure-overlap": (422, "任职时间重叠"),
     "calendar-invalid": (422, "节假日安排不正确"),
+    "illegal-transition": (422, "当前状态不能进行该操作"),
+    "recused": (422, "须回避"),
     "not-found": (404, "找不到该记录"),
     "conflict": (409, "与现有记录冲突"),
     "duplicate": (409, "记录已存在"),
@@ -30,6 +32,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "too-many-attempts": (429, "尝试次数过多"),
     "method-not-allowed": (405, "不支持该请求方式"),
     "payload-too-large": (413, "提交的内容太大"),
+    "pdf-unavailable": (503, "暂时无法生成 PDF"),
     "internal-error": (500, "系统内部错误"),
 }
 

@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,7 +30,7 @@ from app.ledger import services as ledger
 from app.ledger.rules import ledger_action
 from app.scheduling import queue_services as queue
 from app.scheduling.booking_services import BOOKING_STATUS_LABELS, CLERKS, BookingStatus
-from app.scheduling.models import Booking, ReceptionRecord, Sitting
+from app.scheduling.models import Booking, ReceptionRecord, Sitting, Venue
 from app.scheduling.schemas import RECORD_TEXT_MAX, ReceptionOutcome
 
 #: Who may record: the official of the sitting (a leader) and clerks in scope.
@@ -227,3 +227,85 @@ async def sitting_records(db: AsyncSession, sitting_ids: Sequence[int]) -> list[
             .order_by(ReceptionRecord.recorded_at, ReceptionRecord.id)
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ReceptionFacts:
+    """What a case opened from a reception takes over (channel 走访): who received the
+    citizen and through which tenure (首接负责), where and when, what was raised, and the
+    citizen's numbers still sealed as the booking holds them."""
+
+    reception_id: int
+    county_id: int
+    received_on: dt.date
+    official_person_id: int
+    official_tenure_id: int | None
+    venue_unit_id: int
+    raised: str
+    topic: str
+    outcome: str
+    name: str
+    id_type: str
+    id_hash: str
+    id_enc: bytes
+    id_masked: str
+    mobile_hash: str
+    mobile_enc: bytes
+
+
+async def case_facts(db: AsyncSession, reception_id: int) -> ReceptionFacts:
+    """The reception a case is opened from; 404 when there is none. Reads only: the
+    cases capability decides who may open a case."""
+    row = await db.get(ReceptionRecord, reception_id)
+    if row is None:
+        raise NotFound("找不到该接访记录。")
+    booking, sitting = row.booking, row.booking.sitting
+    return ReceptionFacts(
+        reception_id=row.id,
+        county_id=row.county_id,
+        received_on=sitting.day,
+        official_person_id=row.person_id,
+        official_tenure_id=sitting.tenure_id,
+        venue_unit_id=sitting.venue.unit_id,
+        raised=row.raised,
+        topic=booking.topic,
+        outcome=row.outcome,
+        name=booking.name,
+        id_type=booking.id_type,
+        id_hash=booking.id_hash,
+        id_enc=booking.id_enc,
+        id_masked=booking.id_masked,
+        mobile_hash=booking.mobile_hash,
+        mobile_enc=booking.mobile_enc,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReceptionTally:
+    """Receptions recorded in a period for one official at one venue's unit."""
+
+    person_id: int
+    unit_id: int
+    total: int
+    on_the_spot: int
+
+
+async def reception_tallies(
+    db: AsyncSession, county_ids: Sequence[int], start: dt.date, end: dt.date
+) -> list[ReceptionTally]:
+    """How many receptions each official recorded at each unit's venue between `start` and
+    `end` (sitting days, inclusive), and how many were settled on the spot (当场答复办结):
+    the red/black list's 当场答复办结率."""
+    resolved = func.sum(case((ReceptionRecord.outcome == ReceptionOutcome.resolved, 1), else_=0))
+    rows = await db.execute(
+        select(ReceptionRecord.person_id, Venue.unit_id, func.count(), resolved)
+        .join(Sitting, Sitting.id == ReceptionRecord.sitting_id)
+        .join(Venue, Venue.id == Sitting.venue_id)
+        .where(
+            ReceptionRecord.county_id.in_(list(county_ids)),
+            Sitting.day >= start,
+            Sitting.day <= end,
+        )
+        .group_by(ReceptionRecord.person_id, Venue.unit_id)
+    )
+    return [ReceptionTally(p, u, int(t), int(r or 0)) for p, u, t, r in rows.tuples()]

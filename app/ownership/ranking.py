@@ -1,0 +1,185 @@
+"""The red/black list (红黑榜): units and leaders ranked for a period by five rates, with the
+formulas, weights and cut-offs as data a county can change.
+
+"市信访联席办每日以红黑榜形式通报晾晒信访工作指数" (seed 002); the rates are those the
+practice reports (seed 000: 当场答复办结率达76.74%):
+
+- 及时受理率 — routing decisions taken within the `accept` (or `route`) limit / decisions;
+- 按期办结率 — replies issued within the handling limit (with its lawful extension) / replies;
+- 参评率 — replies the petitioner rated / replies;
+- 满意率 — ratings counted as satisfied (满意, and 基本满意 unless configured otherwise) / ratings;
+- 当场答复办结率 — receptions answered and settled on the spot / receptions.
+
+Pure: counts in, rates, scores and the list out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Final
+
+
+class Metric(StrEnum):
+    timely_acceptance = "timely_acceptance"
+    on_time_reply = "on_time_reply"
+    participation = "participation"
+    satisfaction = "satisfaction"
+    on_the_spot = "on_the_spot"
+
+
+METRIC_LABELS: Final[Mapping[Metric, str]] = {
+    Metric.timely_acceptance: "及时受理率",
+    Metric.on_time_reply: "按期办结率",
+    Metric.participation: "参评率",
+    Metric.satisfaction: "满意率",
+    Metric.on_the_spot: "当场答复办结率",
+}
+
+METRIC_FORMULAS: Final[Mapping[Metric, str]] = {
+    Metric.timely_acceptance: "期限内作出受理、转送交办等处理的件数 ÷ 作出处理的件数",
+    Metric.on_time_reply: "在办理期限（含依法延长）内出具处理意见书的件数 ÷ 出具处理意见书的件数",
+    Metric.participation: "信访人作出评价的件数 ÷ 出具处理意见书的件数",
+    Metric.satisfaction: "评价为满意（及基本满意）的件数 ÷ 评价件数",
+    Metric.on_the_spot: "当场答复办结的接访批次 ÷ 接访批次",
+}
+
+
+class Standing(StrEnum):
+    red = "red"
+    black = "black"
+    middle = "middle"
+    unranked = "unranked"
+
+
+STANDING_LABELS: Final[Mapping[Standing, str]] = {
+    Standing.red: "红榜",
+    Standing.black: "黑榜",
+    Standing.middle: "—",
+    Standing.unranked: "件数不足，不排名",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """How the list is drawn: each rate's weight in the index (weights sum to anything;
+    the index is their weighted mean over the rates that have cases), the index at or above
+    which a row is on the red list, below which on the black list, the fewest counted
+    items a row needs to be ranked, and whether 基本满意 counts as satisfied."""
+
+    weights: Mapping[Metric, int] = field(
+        default_factory=lambda: {
+            Metric.timely_acceptance: 20,
+            Metric.on_time_reply: 30,
+            Metric.participation: 10,
+            Metric.satisfaction: 25,
+            Metric.on_the_spot: 15,
+        }
+    )
+    red_at: float = 0.9
+    black_below: float = 0.6
+    min_items: int = 3
+    basically_is_satisfied: bool = True
+
+
+DEFAULT_RULES: Final = Rules()
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """The raw counts of one unit or leader for the period."""
+
+    decisions: int = 0
+    timely_decisions: int = 0
+    #: Replies issued; of them, those the petitioner has rated.
+    replies: int = 0
+    rated_replies: int = 0
+    #: Handling clocks (handle/extend) stopped by a reply; of them, those within the limit.
+    timed_replies: int = 0
+    on_time_replies: int = 0
+    #: Ratings given in the period.
+    rated: int = 0
+    satisfied: int = 0
+    basically: int = 0
+    receptions: int = 0
+    on_the_spot: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(*(getattr(self, f) + getattr(other, f) for f in Counts.__dataclass_fields__))
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    numerator: int
+    denominator: int
+
+    @property
+    def value(self) -> float | None:
+        return self.numerator / self.denominator if self.denominator else None
+
+
+def rates(counts: Counts, rules: Rules = DEFAULT_RULES) -> dict[Metric, Rate]:
+    good = counts.satisfied + (counts.basically if rules.basically_is_satisfied else 0)
+    return {
+        Metric.timely_acceptance: Rate(counts.timely_decisions, counts.decisions),
+        Metric.on_time_reply: Rate(counts.on_time_replies, counts.timed_replies),
+        Metric.participation: Rate(counts.rated_replies, counts.replies),
+        Metric.satisfaction: Rate(good, counts.rated),
+        Metric.on_the_spot: Rate(counts.on_the_spot, counts.receptions),
+    }
+
+
+def index(measured: Mapping[Metric, Rate], rules: Rules = DEFAULT_RULES) -> float | None:
+    """The weighted mean of the rates that have cases; None when none has."""
+    total, weight = 0.0, 0
+    for metric, rate in measured.items():
+        value, w = rate.value, rules.weights.get(metric, 0)
+        if value is not None and w > 0:
+            total, weight = total + w * value, weight + w
+    return total / weight if weight else None
+
+
+def items(counts: Counts) -> int:
+    return counts.decisions + counts.replies + counts.receptions
+
+
+def standing(score: float | None, counts: Counts, rules: Rules = DEFAULT_RULES) -> Standing:
+    if score is None or items(counts) < rules.min_items:
+        return Standing.unranked
+    if score >= rules.red_at:
+        return Standing.red
+    if score < rules.black_below:
+        return Standing.black
+    return Standing.middle
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    key: int
+    name: str
+    counts: Counts
+    rates: Mapping[Metric, Rate]
+    score: float | None
+    standing: Standing
+    rank: int | None
+
+
+def rank(named: Sequence[tuple[int, str, Counts]], rules: Rules = DEFAULT_RULES) -> list[Row]:
+    """Rows ranked by index (highest first); unranked rows last, by name."""
+    scored = []
+    for key, name, counts in named:
+        measured = rates(counts, rules)
+        score = index(measured, rules)
+        scored.append((key, name, counts, measured, score, standing(score, counts, rules)))
+    ranked = sorted(
+        (s for s in scored if s[5] is not Standing.unranked), key=lambda s: (-(s[4] or 0), s[1])
+    )
+    rest = sorted((s for s in scored if s[5] is Standing.unranked), key=lambda s: s[1])
+    rows = [Row(*s, rank=i + 1) for i, s in enumerate(ranked)]
+    return rows + [Row(*s, rank=None) for s in rest]
+
+
+def percent(rate: Rate) -> str:
+    value = rate.value
+    return "—" if value is None else f"{value * 100:.1f}%"

@@ -1,0 +1,490 @@
+"""Supervision (督查): overdue and soon-due owned cases by owner, unit and township with the
+late clock named; the red/black list (红黑榜) for a period; the daily summary (每日汇总) with
+its early warning. Everything is scoped to the counties the supervisor's scope reaches, and
+a case the supervisor is recused from (accused, or speaking for an accused unit) is never
+counted or listed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, not_, or_, select
+from sqlalchemy import case as sql_case
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.auth.access import Principal
+from app.core.auth.roles import Role
+from app.core.clock import SHANGHAI
+from app.core.errors import Forbidden
+from app.org.models import Person, Unit
+from app.org.rules import UnitKind
+from app.ownership import ranking, recusal, workflow
+from app.ownership.models import Case, CaseAccused, CaseClock, CaseOwner, CaseUnit
+from app.ownership.visibility import viewer_of
+from app.scheduling import reception_services as receptions
+
+SUPERVISORS = frozenset({Role.supervisor, Role.office, Role.admin})
+ANSWERING = ("lead", "first")
+TOWNSHIP_KINDS = frozenset({UnitKind.township, UnitKind.street})
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The counties a supervisor reads, and who is looking (for recusal)."""
+
+    county_ids: list[int]
+    viewer: recusal.Viewer
+    units: dict[int, Unit]
+
+    def township_of(self, unit_id: int) -> Unit | None:
+        """The township or street a unit lies in (itself if it is one); None for county
+        departments and the county itself."""
+        unit = self.units.get(unit_id)
+        while unit is not None and unit.kind not in TOWNSHIP_KINDS:
+            unit = self.units.get(unit.parent_id) if unit.parent_id else None
+        return unit
+
+
+async def scope_of(db: AsyncSession, actor: Principal, county_id: int | None = None) -> Scope:
+    paths = actor.scope_paths(SUPERVISORS)
+    if not actor.has_any(SUPERVISORS):
+        raise Forbidden("督查页面只对督查、组织/办公室和管理员账号开放。")
+    query = select(Unit).where(Unit.kind == str(UnitKind.county))
+    if paths is not None:
+        query = query.where(or_(*[Unit.path.startswith(p) for p in paths]))
+    counties = list(await db.scalars(query))
+    county_ids = [c.id for c in counties if county_id is None or c.id == county_id]
+    if county_id is not None and not county_ids:
+        raise Forbidden("该县不在您账号的督查范围内。")
+    units = await db.scalars(select(Unit).where(Unit.county_id.in_(county_ids)))
+    by_id = {u.id: u for u in units} | {c.id: c for c in counties}
+    return Scope(county_ids, await viewer_of(db, actor), by_id)
+
+
+def not_recused(query: Select[Any], viewer: recusal.Viewer) -> Select[Any]:
+    """Leave out the cases the viewer is accused in or speaks for an accused unit of."""
+    if viewer.person_id is not None:
+        query = query.where(
+            not_(
+                exists().where(
+                    CaseAccused.case_id == Case.id, CaseAccused.person_id == viewer.person_id
+                )
+            )
+        )
+    if viewer.unit_ids:
+        query = query.where(
+            not_(
+                exists().where(
+                    CaseUnit.case_id == Case.id,
+                    CaseUnit.role == "accused",
+                    CaseUnit.unit_id.in_(sorted(viewer.unit_ids)),
+                )
+            )
+        )
+    return query
+
+
+# --------------------------------------------------------------------------- overdue board
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    overdue: int = 0
+    soon: int = 0
+    #: clock name -> overdue count: which clock is late.
+    late_clocks: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRow:
+    key: int
+    name: str
+    tally: Tally
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    today: dt.date
+    warn_days: int
+    total: Tally
+    by_owner: list[GroupRow]
+    by_unit: list[GroupRow]
+    by_township: list[GroupRow]
+
+
+def _open(query: Select[Any]) -> Select[Any]:
+    return query.where(Case.status.in_([str(s) for s in workflow.OPEN]))
+
+
+async def overdue_board(db: AsyncSession, scope: Scope, today: dt.date, warn_days: int) -> Board:
+    """Open cases whose earliest running clock is overdue (due before today) or due within
+    `warn_days`, counted by answering owner, territorial unit and township."""
+    horizon = today + dt.timedelta(days=warn_days)
+    overdue = (Case.next_due < today).label("overdue")
+    base = _open(
+        select(Case.territorial_unit_id, Case.next_clock, overdue, func.count()).where(
+            Case.county_id.in_(scope.county_ids), Case.next_due <= horizon
+        )
+    )
+    base = not_recused(base, scope.viewer)
+    unit_rows = (
+        await db.execute(base.group_by(Case.territorial_unit_id, Case.next_clock, overdue))
+    ).all()
+    owner_query = not_recused(
+        _open(
+            select(CaseOwner.person_id, Case.next_clock, overdue, func.count())
+            .join(CaseOwner, and_(CaseOwner.case_id == Case.id, CaseOwner.active.is_(True)))
+            .where(
+                Case.county_id.in_(scope.county_ids),
+                Case.next_due <= horizon,
+                CaseOwner.role.in_(ANSWERING),
+            )
+        ),
+        scope.viewer,
+    ).group_by(CaseOwner.person_id, Case.next_clock, overdue)
+    owner_rows = (await db.execute(owner_query)).all()
+    names = await _person_names(db, {r[0] for r in owner_rows})
+    units = _tallies((r[0], r[1], r[2], r[3]) for r in unit_rows)
+    towns = _tallies((_town_key(scope, r[0]), r[1], r[2], r[3]) for r in unit_rows)
+    return Board(
+        today,
+        warn_days,
+        _total(units),
+        _rows(_tallies((r[0], r[1], r[2], r[3]) for r in owner_rows), names),
+        _rows(units, {k: scope.units[k].name for k in units if k in scope.units}),
+        _rows(towns, _town_names(scope, towns)),
+    )
+
+
+def _town_key(scope: Scope, unit_id: int) -> int:
+    town = scope.township_of(unit_id)
+    return town.id if town else 0
+
+
+def _town_names(scope: Scope, towns: dict[int, Tally]) -> dict[int, str]:
+    return {k: (scope.units[k].name if k in scope.units else "县直部门") for k in towns}
+
+
+def _tallies(rows: object) -> dict[int, Tally]:
+    overdue: dict[int, int] = defaultdict(int)
+    soon: dict[int, int] = defaultdict(int)
+    late: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for key, clock, is_overdue, count in rows:  # type: ignore[attr-defined]
+        if is_overdue:
+            overdue[key] += count
+            late[key][clock or ""] += count
+        else:
+            soon[key] += count
+    keys = set(overdue) | set(soon)
+    return {
+        k: Tally(overdue[k], soon[k], tuple(sorted(late[k].items(), key=lambda i: -i[1])))
+        for k in keys
+    }
+
+
+def _total(tallies: dict[int, Tally]) -> Tally:
+    late: dict[str, int] = defaultdict(int)
+    for t in tallies.values():
+        for clock, n in t.late_clocks:
+            late[clock] += n
+    return Tally(
+        sum(t.overdue for t in tallies.values()),
+        sum(t.soon for t in tallies.values()),
+        tuple(sorted(late.items(), key=lambda i: -i[1])),
+    )
+
+
+def _rows(tallies: dict[int, Tally], names: dict[int, str]) -> list[GroupRow]:
+    rows = [GroupRow(k, names.get(k, str(k)), t) for k, t in tallies.items()]
+    return sorted(rows, key=lambda r: (-r.tally.overdue, -r.tally.soon, r.name))
+
+
+async def _person_names(db: AsyncSession, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await db.execute(select(Person.id, Person.name).where(Person.id.in_(sorted(ids))))
+    return {i: n for i, n in rows.tuples()}
+
+
+async def drill_down(
+    db: AsyncSession,
+    scope: Scope,
+    today: dt.date,
+    warn_days: int,
+    *,
+    owner: int | None = None,
+    unit: int | None = None,
+    township: int | None = None,
+    limit: int = 200,
+) -> Sequence[Case]:
+    """The cases behind one row of the board, most overdue first."""
+    horizon = today + dt.timedelta(days=warn_days)
+    query = _open(
+        select(Case).where(Case.county_id.in_(scope.county_ids), Case.next_due <= horizon)
+    )
+    if owner is not None:
+        query = query.where(
+            exists().where(
+                CaseOwner.case_id == Case.id,
+                CaseOwner.person_id == owner,
+                CaseOwner.active.is_(True),
+                CaseOwner.role.in_(ANSWERING),
+            )
+        )
+    if unit is not None:
+        query = query.where(Case.territorial_unit_id == unit)
+    if township is not None:
+        inside = [u.id for u in scope.units.values() if _town_key(scope, u.id) == township]
+        query = query.where(Case.territorial_unit_id.in_(inside))
+    query = not_recused(query, scope.viewer).order_by(Case.next_due, Case.id).limit(limit)
+    return list(await db.scalars(query))
+
+
+# --------------------------------------------------------------------------- red/black list
+
+
+class By(StrEnum):
+    unit = "unit"
+    leader = "leader"
+
+
+def _keyed(by: By, *columns: Any) -> Select[Any]:
+    """A select of (key, *columns) from cases, keyed by territorial unit or answering owner."""
+    if by is By.unit:
+        return select(Case.territorial_unit_id, *columns).select_from(Case)
+    return (
+        select(CaseOwner.person_id, *columns)
+        .select_from(Case)
+        .join(
+            CaseOwner,
+            and_(
+                CaseOwner.case_id == Case.id,
+                CaseOwner.active.is_(True),
+                CaseOwner.role.in_(ANSWERING),
+            ),
+        )
+    )
+
+
+def _key_column(by: By) -> Any:
+    return Case.territorial_unit_id if by is By.unit else CaseOwner.person_id
+
+
+def _ones(condition: Any) -> Any:
+    return func.sum(sql_case((condition, 1), else_=0))
+
+
+async def _counted(
+    db: AsyncSession, scope: Scope, by: By, query: Select[Any]
+) -> list[tuple[Any, ...]]:
+    query = not_recused(query.where(Case.county_id.in_(scope.county_ids)), scope.viewer)
+    return [tuple(r) for r in (await db.execute(query.group_by(_key_column(by)))).all()]
+
+
+async def _clock_counts(
+    db: AsyncSession, scope: Scope, by: By, names: Sequence[str], start: dt.date, end: dt.date
+) -> list[tuple[Any, ...]]:
+    query = _keyed(by, func.count(), _ones(CaseClock.stopped_on <= CaseClock.due)).join(
+        CaseClock, CaseClock.case_id == Case.id
+    )
+    query = query.where(
+        CaseClock.name.in_(list(names)),
+        CaseClock.state == "stopped",
+        CaseClock.stopped_on >= start,
+        CaseClock.stopped_on <= end,
+    )
+    return await _counted(db, scope, by, query)
+
+
+async def _reply_counts(
+    db: AsyncSession, scope: Scope, by: By, start: dt.date, end: dt.date
+) -> list[tuple[Any, ...]]:
+    query = _keyed(by, func.count(), _ones(Case.evaluation.is_not(None))).where(
+        Case.replied_on >= start, Case.replied_on <= end
+    )
+    return await _counted(db, scope, by, query)
+
+
+async def _rating_counts(
+    db: AsyncSession, scope: Scope, by: By, start: dt.date, end: dt.date
+) -> list[tuple[Any, ...]]:
+    first = dt.datetime.combine(start, dt.time(), SHANGHAI)
+    last = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), SHANGHAI)
+    query = _keyed(
+        by,
+        func.count(),
+        _ones(Case.evaluation == "satisfied"),
+        _ones(Case.evaluation == "basically"),
+    ).where(Case.evaluated_at >= first, Case.evaluated_at < last)
+    return await _counted(db, scope, by, query)
+
+
+@dataclass
+class _Acc:
+    values: dict[str, int]
+
+    def add(self, **counts: int) -> None:
+        for k, v in counts.items():
+            self.values[k] = self.values.get(k, 0) + int(v or 0)
+
+
+async def red_black(
+    db: AsyncSession,
+    scope: Scope,
+    by: By,
+    start: dt.date,
+    end: dt.date,
+    rules: ranking.Rules = ranking.DEFAULT_RULES,
+) -> list[ranking.Row]:
+    """The red/black list of units (townships and departments: a case counts for the
+    township its territorial unit lies in) or of leaders (the answering owners)."""
+    acc: dict[int, _Acc] = defaultdict(lambda: _Acc({}))
+    roll = (lambda k: _unit_key(scope, k)) if by is By.unit else (lambda k: k)
+    for key, n, ok in await _clock_counts(db, scope, by, ["accept"], start, end):
+        acc[roll(key)].add(decisions=n, timely_decisions=ok)
+    for key, n, ok in await _clock_counts(db, scope, by, ["handle", "extend"], start, end):
+        acc[roll(key)].add(replies_timed=n, on_time_replies=ok)
+    for key, n, rated in await _reply_counts(db, scope, by, start, end):
+        acc[roll(key)].add(replies=n, rated_replies=rated)
+    for key, n, sat, basic in await _rating_counts(db, scope, by, start, end):
+        acc[roll(key)].add(rated=n, satisfied=sat, basically=basic)
+    for t in await receptions.reception_tallies(db, scope.county_ids, start, end):
+        key = _unit_key(scope, t.unit_id) if by is By.unit else t.person_id
+        acc[key].add(receptions=t.total, on_the_spot=t.on_the_spot)
+    names = await _names(db, scope, by, set(acc))
+    named = [(k, names.get(k, str(k)), _counts(a.values)) for k, a in acc.items()]
+    return ranking.rank(named, rules)
+
+
+def _counts(v: dict[str, int]) -> ranking.Counts:
+    """按期办结率 counts replies whose handling ran on a clock; 参评率 every reply."""
+    return ranking.Counts(
+        decisions=v.get("decisions", 0),
+        timely_decisions=v.get("timely_decisions", 0),
+        replies=v.get("replies", 0),
+        on_time_replies=v.get("on_time_replies", 0),
+        rated=v.get("rated", 0),
+        satisfied=v.get("satisfied", 0),
+        basically=v.get("basically", 0),
+        receptions=v.get("receptions", 0),
+        on_the_spot=v.get("on_the_spot", 0),
+        timed_replies=v.get("replies_timed", 0),
+        rated_replies=v.get("rated_replies", 0),
+    )
+
+
+def _unit_key(scope: Scope, unit_id: int) -> int:
+    town = scope.township_of(unit_id)
+    return town.id if town else unit_id
+
+
+async def _names(db: AsyncSession, scope: Scope, by: By, keys: set[int]) -> dict[int, str]:
+    if by is By.leader:
+        return await _person_names(db, keys)
+    return {k: scope.units[k].name for k in keys if k in scope.units}
+
+
+# --------------------------------------------------------------------------- daily summary
+
+
+@dataclass(frozen=True, slots=True)
+class WarningRule:
+    """预警: the same category at the same place reaching `cases` within `days` days
+    (seed 003: 高频次问题抄送给有关部门主要领导作为预警信息)."""
+
+    cases: int = 3
+    days: int = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Warning:
+    category: str
+    unit_id: int
+    unit: str
+    cases: int
+
+
+@dataclass(frozen=True, slots=True)
+class DailySummary:
+    day: dt.date
+    receptions: int
+    on_the_spot: int
+    registered: list[tuple[str, int]]
+    channels: list[tuple[str, int]]
+    replies: int
+    overdue: int
+    warnings: list[Warning]
+
+
+async def daily_summary(
+    db: AsyncSession, scope: Scope, day: dt.date, rule: WarningRule = WarningRule()
+) -> DailySummary:
+    """每日汇总: what the day brought (receptions, new cases by category and channel, replies),
+    what is overdue tonight, and the early warnings."""
+    tallies = await receptions.reception_tallies(db, scope.county_ids, day, day)
+    by_category = await _grouped_counts(db, scope, Case.category, Case.received_on == day)
+    by_channel = await _grouped_counts(db, scope, Case.channel, Case.received_on == day)
+    replies = await _count(db, scope, Case.replied_on == day)
+    overdue = await _count(
+        db, scope, Case.next_due < day, Case.status.in_([str(s) for s in workflow.OPEN])
+    )
+    return DailySummary(
+        day,
+        sum(t.total for t in tallies),
+        sum(t.on_the_spot for t in tallies),
+        by_category,
+        by_channel,
+        replies,
+        overdue,
+        await warnings(db, scope, day, rule),
+    )
+
+
+async def _grouped_counts(
+    db: AsyncSession, scope: Scope, column: Any, *where: Any
+) -> list[tuple[str, int]]:
+    query = not_recused(
+        select(column, func.count()).where(Case.county_id.in_(scope.county_ids), *where),
+        scope.viewer,
+    ).group_by(column)
+    rows = [(str(k), int(n)) for k, n in (await db.execute(query)).tuples()]
+    return sorted(rows, key=lambda r: (-r[1], r[0]))
+
+
+async def _count(db: AsyncSession, scope: Scope, *where: Any) -> int:
+    query = not_recused(
+        select(func.count()).select_from(Case).where(Case.county_id.in_(scope.county_ids), *where),
+        scope.viewer,
+    )
+    return int(await db.scalar(query) or 0)
+
+
+async def warnings(
+    db: AsyncSession, scope: Scope, day: dt.date, rule: WarningRule
+) -> list[Warning]:
+    since = day - dt.timedelta(days=rule.days - 1)
+    count = func.count()
+    query = (
+        not_recused(
+            select(Case.category, Case.territorial_unit_id, count).where(
+                Case.county_id.in_(scope.county_ids),
+                Case.received_on >= since,
+                Case.received_on <= day,
+            ),
+            scope.viewer,
+        )
+        .group_by(Case.category, Case.territorial_unit_id)
+        .having(count >= rule.cases)
+    )
+    rows = (await db.execute(query)).tuples()
+    found = [
+        Warning(c, u, scope.units[u].name if u in scope.units else str(u), int(n))
+        for c, u, n in rows
+    ]
+    return sorted(found, key=lambda w: (-w.cases, w.unit, w.category))

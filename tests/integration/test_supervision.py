@@ -1,0 +1,263 @@
+"""Supervision (督查) and tracking (凭码跟踪) over HTTP, on SQLite and PostgreSQL.
+
+Cases are made at the service desk (cases_setup.Desk); the supervisor, the leader and the
+citizen then see them through the API and the pages: the overdue board names the late
+clock and the owner, a supervisor accused in a case never sees it counted, the red/black
+list ranks units and leaders by the documented rates and exports CSV and PDF, the daily
+summary warns when the same problem comes from the same place again and again, and the
+citizen follows a case with its code and the last four digits of the mobile number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from app.core.clock import FixedClock
+from app.core.holidays import calendar_for
+from app.core.keys import KeyRing
+from app.core.pdf import cjk_font
+from app.core.personal_data import Secrets
+from app.ownership.workflow import CaseStatus, Outcome
+from tests.integration.cases_setup import MOBILE, RECEIVED, Desk, at, build_cases, intake
+from tests.integration.conftest import County, bearer
+from tests.integration.sittings_setup import Factory, sign_in
+
+Client = AsyncTestClient[Litestar]
+S = CaseStatus
+
+
+@pytest.fixture
+def secrets(keys_dir: Path) -> Secrets:
+    return Secrets(KeyRing(keys_dir))
+
+
+@pytest.fixture
+async def desk(factory: Factory, clock: FixedClock, county: County, secrets: Secrets) -> Desk:
+    built = await build_cases(factory, clock, county)
+    async with factory() as db:
+        calendar = await calendar_for(db, county.county)
+    return Desk(factory, secrets, built, calendar)
+
+
+def move_to(clock: FixedClock, day: dt.date) -> None:
+    clock.advance(at(day) - clock.now())
+
+
+async def overdue_and_soon(desk: Desk) -> tuple[int, int]:
+    """A letter of 2 March nobody routed (route due 17 March) and one of 6 March (due 23)."""
+    clerk = await desk.actor("clerk")
+    late = await desk.register(clerk, intake(desk.c))
+    sixth = dt.date(2026, 3, 6)
+    soon = await desk.register(clerk, intake(desk.c, received_on=sixth), sixth)
+    return late.id, soon.id
+
+
+# ---------------------------------------------------------------- the overdue board
+
+
+async def test_the_board_names_the_late_clock_and_the_owner(
+    client: Client, desk: Desk, clock: FixedClock
+) -> None:
+    late, soon = await overdue_and_soon(desk)
+    move_to(clock, dt.date(2026, 3, 20))
+    headers = await bearer(client, "supervisor")
+
+    board = (await client.get("/api/v1/supervision/overdue", headers=headers)).json()
+
+    assert board["total"] == {"overdue": 1, "soon": 1, "late_clocks": {"route": 1}}
+    [owner] = board["by_owner"]
+    assert owner["name"] == "张建华" and owner["overdue"] == 1 and owner["soon"] == 1
+    drill = await client.get(
+        f"/api/v1/supervision/overdue/cases?owner={owner['id']}", headers=headers
+    )
+    assert [c["id"] for c in drill.json()] == [late, soon]
+    assert [c["urgency"] for c in drill.json()] == ["red", "yellow"]
+
+
+async def test_a_supervisor_accused_in_a_case_never_sees_it_counted(
+    client: Client, desk: Desk, clock: FixedClock
+) -> None:
+    clerk = await desk.actor("clerk")
+    await desk.register(clerk, intake(desk.c, accused_person_ids=[desk.c.li]))
+    move_to(clock, dt.date(2026, 3, 20))
+
+    other = await client.get(
+        "/api/v1/supervision/overdue", headers=await bearer(client, "supervisor")
+    )
+    accused = await client.get(
+        "/api/v1/supervision/overdue", headers=await bearer(client, "li_supervisor")
+    )
+
+    assert other.json()["total"]["overdue"] == 1
+    assert accused.json()["total"] == {"overdue": 0, "soon": 0, "late_clocks": {}}
+
+
+async def test_the_board_is_for_supervisors_only(client: Client, desk: Desk) -> None:
+    response = await client.get(
+        "/api/v1/supervision/overdue", headers=await bearer(client, "leader")
+    )
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_the_board_page_links_each_row_to_its_cases(
+    client: Client, desk: Desk, clock: FixedClock
+) -> None:
+    await overdue_and_soon(desk)
+    move_to(clock, dt.date(2026, 3, 20))
+    await sign_in(client, "supervisor")
+
+    page = await client.get("/supervision")
+
+    assert page.status_code == 200
+    assert (
+        "张建华" in page.text and "超期 1" in page.text and "登记转送" in page.text
+    ) or "route" not in page.text
+    assert "/supervision/cases?owner=" in page.text
+
+
+# ---------------------------------------------------------------- the red/black list
+
+
+async def a_quarter_of_work(desk: Desk) -> None:
+    """Two cases accepted on time, one replied on time and rated 满意."""
+    clerk = await desk.actor("clerk")
+    for _ in range(2):
+        case = await desk.register(clerk, intake(desk.c))
+        await desk.route(clerk, case.id, Outcome.accept, dt.date(2026, 3, 4))
+    await desk.advance(clerk, case.id, S.replied, dt.date(2026, 3, 20), "经核实，已补发补偿款。")
+
+
+async def test_the_list_ranks_by_the_documented_rates(
+    client: Client, desk: Desk, clock: FixedClock
+) -> None:
+    await a_quarter_of_work(desk)
+    move_to(clock, dt.date(2026, 3, 31))
+    headers = await bearer(client, "supervisor")
+
+    listed = await client.get(
+        "/api/v1/supervision/ranking?by=leader&from=2026-01-01&to=2026-03-31", headers=headers
+    )
+
+    assert listed.status_code == 200, listed.text
+    [row] = listed.json()["rows"]
+    rates = {r["metric"]: (r["numerator"], r["denominator"]) for r in row["rates"]}
+    assert row["name"] == "张建华" and row["rank"] == 1
+    # (20 × 1 + 30 × 1 + 10 × 0) / 60: no rating yet, no reception; between the lists.
+    assert row["score_per_mille"] == 833 and row["standing"] == "middle"
+    assert rates["timely_acceptance"] == (2, 2)
+    assert rates["on_time_reply"] == (1, 1)
+    assert rates["participation"] == (0, 1)
+
+
+async def test_the_list_exports_csv_for_spreadsheets(
+    client: Client, desk: Desk, clock: FixedClock
+) -> None:
+    await a_quarter_of_work(desk)
+    move_to(clock, dt.date(2026, 3, 31))
+
+    export = await client.get(
+        "/api/v1/supervision/ranking.csv?by=unit&from=2026-01-01&to=2026-03-31",
+        headers=await bearer(client, "supervisor"),
+    )
+
+    assert export.status_code == 200
+    text = export.content.decode("utf-8")
+    assert text.startswith("\ufeff名次,名称,榜单,综合指数,及时受理率")
+    assert "东山镇" in text and "100.0%" in text
+
+
+async def test_the_list_page_draws_its_charts_and_prints_as_pdf(
+    client: Client, desk: Desk, clock: FixedClock
+) -> None:
+    await a_quarter_of_work(desk)
+    move_to(clock, dt.date(2026, 3, 31))
+    await sign_in(client, "supervisor")
+
+    page = await client.get("/supervision/ranking?by=unit&from=2026-01-01&to=2026-03-31")
+
+    assert page.status_code == 200 and page.text.count("<svg") == 6 and "东山镇" in page.text
+    pdf = await client.get("/supervision/ranking.pdf?by=unit&from=2026-01-01&to=2026-03-31")
+    if cjk_font() is None:
+        assert pdf.status_code == 503 and "中文字体" in pdf.text
+    else:
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+async def test_a_backwards_period_is_refused(client: Client, desk: Desk) -> None:
+    response = await client.get(
+        "/api/v1/supervision/ranking?from=2026-03-31&to=2026-01-01",
+        headers=await bearer(client, "supervisor"),
+    )
+    assert response.status_code == 422 and "日期" in response.json()["detail"]
+
+
+# ---------------------------------------------------------------- the daily summary
+
+
+async def test_the_same_problem_from_the_same_place_raises_a_warning(
+    client: Client, desk: Desk, clock: FixedClock
+) -> None:
+    clerk = await desk.actor("clerk")
+    for day in (2, 4, 6):
+        move_to(clock, dt.date(2026, 3, day))
+        await desk.register(
+            clerk, intake(desk.c, received_on=dt.date(2026, 3, day)), dt.date(2026, 3, day)
+        )
+    headers = await bearer(client, "supervisor")
+
+    summary = (await client.get("/api/v1/supervision/daily?day=2026-03-06", headers=headers)).json()
+
+    assert summary["registered"] == {"土地征收": 1}
+    assert [(w["unit"], w["category"], w["cases"]) for w in summary["warnings"]] == [
+        ("东山镇", "土地征收", 3)
+    ]
+    earlier = (await client.get("/api/v1/supervision/daily?day=2026-03-04", headers=headers)).json()
+    assert earlier["warnings"] == []
+
+
+# ---------------------------------------------------------------- tracking by code
+
+
+async def test_the_citizen_tracks_with_the_code_and_the_last_four_digits(
+    client: Client, desk: Desk
+) -> None:
+    case = await desk.register(await desk.actor("clerk"), intake(desk.c))
+
+    found = await client.get(f"/api/v1/track/{case.code}", headers={"X-Mobile-Last4": MOBILE[-4:]})
+    wrong = await client.get(f"/api/v1/track/{case.code}", headers={"X-Mobile-Last4": "0000"})
+    unknown = await client.get("/api/v1/track/23456789AB", headers={"X-Mobile-Last4": MOBILE[-4:]})
+
+    assert found.status_code == 200
+    body = found.json()
+    assert body["status_label"] == "已登记" and body["next_clock"] == "route"
+    assert [e["title"] for e in body["timeline"]] == ["已登记"] and body["can_evaluate"] is False
+    assert wrong.status_code == 404 and unknown.status_code in {404, 422}
+    assert wrong.json()["detail"] == "诉求码与手机号后四位不匹配，请核对后再试。"
+
+
+async def test_the_citizen_rates_the_reply_and_an_unsatisfied_rating_is_flagged(
+    client: Client, desk: Desk, clock: FixedClock
+) -> None:
+    clerk = await desk.actor("clerk")
+    case = await desk.accepted(intake(desk.c))
+    await desk.advance(clerk, case.id, S.replied, dt.date(2026, 3, 20), "经核实，已补发。")
+    move_to(clock, dt.date(2026, 3, 21))
+    url, last4 = f"/api/v1/track/{case.code}", {"X-Mobile-Last4": MOBILE[-4:]}
+
+    early = await client.post(f"{url}/evaluation", json={"evaluation": "bad"}, headers=last4)
+    rated = await client.post(
+        f"{url}/evaluation", json={"evaluation": "unsatisfied"}, headers=last4
+    )
+    again = await client.post(f"{url}/evaluation", json={"evaluation": "satisfied"}, headers=last4)
+
+    assert early.status_code == 422
+    assert rated.status_code == 200 and rated.json()["evaluation"] == "unsatisfied"
+    assert again.status_code == 409
+    assert (await desk.case(case.id)).flagged is True
+    assert dt.date(2026, 3, 21) > RECEIVED

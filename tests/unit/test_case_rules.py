@@ -1,0 +1,169 @@
+"""Pure rules of cases: the transition table, recusal, the red/black list and its chart."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.ownership import charts, ranking, recusal, workflow
+from app.ownership.ranking import Counts, Metric, Standing
+from app.ownership.workflow import CaseStatus as S
+
+
+def test_every_status_but_the_finished_ones_has_a_way_forward() -> None:
+    for status in workflow.OPEN:
+        assert workflow.next_statuses(status), status
+    for status in workflow.FINISHED:
+        assert workflow.next_statuses(status) == []
+
+
+def test_every_open_status_can_reach_an_end() -> None:
+    reachable = {S.registered}
+    frontier = [S.registered]
+    while frontier:
+        for nxt in workflow.next_statuses(frontier.pop()):
+            if nxt not in reachable:
+                reachable.add(nxt)
+                frontier.append(nxt)
+    assert reachable == set(S)
+
+
+def test_it_refuses_a_reply_before_acceptance_and_says_what_is_allowed() -> None:
+    with pytest.raises(workflow.IllegalTransition) as refused:
+        workflow.step(S.registered, S.replied)
+    assert "已登记" in str(refused.value) and "已受理" in str(refused.value)
+
+
+def test_a_closed_case_cannot_be_reopened() -> None:
+    with pytest.raises(workflow.IllegalTransition, match="可以改为：无"):
+        workflow.step(S.closed, S.in_progress)
+
+
+def test_acceptance_stops_the_routing_clocks_and_starts_handling() -> None:
+    step = workflow.step(S.registered, S.accepted)
+    assert step.stops == {"route", "accept"} and step.starts == ("handle",)
+
+
+def test_a_reply_starts_the_review_window() -> None:
+    assert workflow.step(S.in_progress, S.replied).starts == ("review_request",)
+    assert workflow.step(S.reviewed, S.recheck_requested).starts == ("recheck_decision",)
+
+
+def test_closing_stops_every_clock() -> None:
+    assert workflow.step(S.replied, S.closed).stops == workflow.ALL_CLOCKS
+
+
+def test_only_uncontested_replies_close_by_job() -> None:
+    assert dict(workflow.CLOSES_WHEN_LAPSED) == {
+        S.replied: "review_request",
+        S.reviewed: "recheck_request",
+    }
+
+
+def test_each_routing_outcome_leads_to_its_status() -> None:
+    assert workflow.OUTCOME_STATUS[workflow.Outcome.assign] is S.routed
+    assert workflow.OUTCOME_STATUS[workflow.Outcome.redirect] is S.not_accepted
+    assert workflow.OUTCOME_STATUS[workflow.Outcome.not_re_accept] is S.not_re_accepted
+
+
+# --------------------------------------------------------------------------- recusal
+
+ACCUSED = recusal.Accused.of(persons=[7], units=[30])
+
+
+def test_the_accused_official_is_recused() -> None:
+    assert recusal.recused(recusal.Viewer(7, frozenset()), ACCUSED)
+
+
+def test_someone_holding_a_post_at_the_accused_unit_is_recused() -> None:
+    assert recusal.recused(recusal.Viewer(8, frozenset({30, 1})), ACCUSED)
+
+
+def test_an_uninvolved_official_is_not_recused() -> None:
+    assert not recusal.recused(recusal.Viewer(8, frozenset({1, 2})), ACCUSED)
+    assert not recusal.recused(recusal.Viewer(None, frozenset()), ACCUSED)
+
+
+def test_an_accused_official_or_unit_cannot_own_or_be_assigned() -> None:
+    assert not recusal.may_own(7, 1, ACCUSED)
+    assert not recusal.may_own(8, 30, ACCUSED)
+    assert recusal.may_own(8, 1, ACCUSED)
+    assert not recusal.may_be_assigned(30, ACCUSED)
+    assert recusal.may_be_assigned(31, ACCUSED)
+
+
+# --------------------------------------------------------------------------- red/black list
+
+GOOD = Counts(
+    decisions=10,
+    timely_decisions=10,
+    replies=10,
+    rated_replies=10,
+    timed_replies=10,
+    on_time_replies=10,
+    rated=10,
+    satisfied=9,
+    basically=1,
+    receptions=10,
+    on_the_spot=9,
+)
+POOR = Counts(
+    decisions=10,
+    timely_decisions=4,
+    replies=10,
+    rated_replies=2,
+    timed_replies=10,
+    on_time_replies=3,
+    rated=2,
+    satisfied=0,
+    basically=1,
+    receptions=10,
+    on_the_spot=5,
+)
+
+
+def test_rates_are_the_documented_ratios() -> None:
+    rates = ranking.rates(POOR)
+    assert rates[Metric.timely_acceptance].value == 0.4
+    assert rates[Metric.on_time_reply].value == 0.3
+    assert rates[Metric.participation].value == 0.2
+    assert rates[Metric.satisfaction].value == 0.5
+    assert rates[Metric.on_the_spot].value == 0.5
+
+
+def test_basically_satisfied_counts_as_satisfied_unless_configured_otherwise() -> None:
+    strict = ranking.Rules(basically_is_satisfied=False)
+    assert ranking.rates(POOR)[Metric.satisfaction].value == 0.5
+    assert ranking.rates(POOR, strict)[Metric.satisfaction].value == 0.0
+
+
+def test_a_rate_without_cases_is_left_out_of_the_index() -> None:
+    only_receptions = Counts(receptions=4, on_the_spot=3)
+    assert ranking.index(ranking.rates(only_receptions)) == 0.75
+
+
+def test_the_best_is_on_the_red_list_and_the_worst_on_the_black_list() -> None:
+    rows = ranking.rank([(1, "乙镇", POOR), (2, "甲镇", GOOD), (3, "丙镇", Counts(decisions=1))])
+    assert [(r.name, r.rank, r.standing) for r in rows] == [
+        ("甲镇", 1, Standing.red),
+        ("乙镇", 2, Standing.black),
+        ("丙镇", None, Standing.unranked),
+    ]
+
+
+def test_counts_add_up_field_by_field() -> None:
+    assert (GOOD + POOR).decisions == 20 and (GOOD + POOR).on_the_spot == 14
+
+
+def test_percentages_read_as_people_expect() -> None:
+    assert ranking.percent(ranking.Rate(1, 3)) == "33.3%"
+    assert ranking.percent(ranking.Rate(0, 0)) == "—"
+
+
+def test_the_chart_is_self_contained_svg_with_every_label() -> None:
+    svg = charts.bars("按期办结率", [charts.Bar("东山镇", 0.5, "red"), charts.Bar("<西山>", None)])
+    assert (
+        svg.startswith("<svg")
+        and "<script" not in svg
+        and "http://" not in svg.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    )
+    assert "东山镇" in svg and "50.0%" in svg and "&lt;西山&gt;" in svg and "—" in svg
