@@ -46,7 +46,13 @@ from app.ledger import routes as ledger_routes
 from app.ledger.bootstrap import bootstrap_ledgers
 from app.org import pages as org_pages
 from app.org import routes as org_routes
-from app.ownership import deadline_pages, deadline_routes, supervision_pages, supervision_routes
+from app.ownership import (
+    deadline_pages,
+    deadline_routes,
+    notice_pages,
+    supervision_pages,
+    supervision_routes,
+)
 from app.ownership import pages as ownership_pages
 from app.ownership import routes as ownership_routes
 from app.ownership import track_pages as ownership_track_pages
@@ -132,6 +138,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             *scheduling_pages.ROUTES,
             *deadline_pages.ROUTES,
             *supervision_pages.ROUTES,
+            *notice_pages.ROUTES,
             *ownership_pages.ROUTES,
             *ownership_track_pages.ROUTES,
             *core_pages.ROUTES,

@@ -14,9 +14,10 @@ from app.core.auth.access import Principal
 from app.core.auth.roles import Role
 from app.core.errors import Forbidden
 from app.core.holidays import calendar_for
+from app.org.models import Unit
 from app.ownership import assignment_services as assignments
 from app.ownership import clock_services as clocks
-from app.ownership import deadlines, owner_services, workflow
+from app.ownership import deadlines, notices, owner_services, workflow
 from app.ownership.models import (
     Case,
     CaseAssignment,
@@ -117,3 +118,51 @@ def _urgency(case: Case, today: dt.date) -> deadlines.Urgency:
     if case.next_due is None:
         return deadlines.Urgency.ok
     return deadlines.urgency(case.next_due, today, WARN_DAYS)
+
+
+async def notice_of(
+    db: AsyncSession, actor: Principal, case_id: int, today: dt.date
+) -> notices.Notice:
+    """The written notice of the case's current decision, for staff who may read the case."""
+    sheet = await case_sheet(db, actor, case_id, today)
+    case = sheet.case
+    first = await db.get(Case, case.first_case_id) if case.first_case_id else None
+    outcome = workflow.Outcome(case.outcome) if case.outcome else None
+    facts = notices.Facts(
+        petitioner="、".join(p.name for p in sheet.petitioners),
+        code=case.code,
+        received_on=case.received_on,
+        channel=workflow.CHANNEL_LABELS[workflow.Channel(case.channel)],
+        issuer=await _issuer(db, case.county_id),
+        outcome=outcome,
+        on=case.accepted_on if outcome is workflow.Outcome.accept else _decided_on(sheet),
+        body=case.outcome_body or "",
+        reason=case.outcome_reason or "",
+        first_code=first.code if first else "",
+        limit=_limit(sheet) if outcome is workflow.Outcome.accept else "",
+    )
+    return notices.compose(facts, today)
+
+
+def _decided_on(sheet: CaseSheet) -> dt.date | None:
+    found = [e.on for e in sheet.events if e.kind.startswith("notice.")]
+    return found[-1] if found else None
+
+
+def _limit(sheet: CaseSheet) -> str:
+    handling = [v for v in sheet.clocks if v.row.name in {"handle", "extend"}]
+    if not handling:
+        return ""
+    d = handling[-1].deadline
+    return (
+        f"依照{d.article}，本事项应于{d.due.year}年{d.due.month}月{d.due.day}日前办结并书面答复您。"
+    )
+
+
+async def _issuer(db: AsyncSession, county_id: int) -> str:
+    """The county's petition bureau (a department named 信访) issues notices."""
+    county = await db.get(Unit, county_id)
+    bureau = await db.scalar(
+        select(Unit.name).where(Unit.county_id == county_id, Unit.name.contains("信访")).limit(1)
+    )
+    return bureau or (f"{county.name}信访工作机构" if county else "信访工作机构")

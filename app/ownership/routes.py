@@ -37,6 +37,7 @@ from app.ownership.schemas import (
     EvaluationIn,
     ExtensionIn,
     FromReceptionIn,
+    HearingIn,
     OwnersIn,
     ProgressIn,
     RoutingIn,
@@ -201,6 +202,16 @@ class CaseApi(Controller):
             data.days,
             data.reason,
         )
+        return await _sheet(db, actor, clock, case_id)
+
+    @post("/{case_id:int}/hearing", opt=allow(*services.HANDLERS), status_code=200)
+    async def hearing(
+        self, db: AsyncSession, actor: Principal, clock: Clock, case_id: int, data: HearingIn
+    ) -> CaseOut:
+        """听证: the hearing's days are left out of the 复核 period (第三十六条)."""
+        case = await services.load(db, case_id)
+        calendar = await calendar_for(db, case.county_id)
+        await services.hearing(db, actor, clock.now(), calendar, case_id, data.days)
         return await _sheet(db, actor, clock, case_id)
 
     @post("/{case_id:int}/owners", opt=APPOINT, status_code=200)

@@ -69,6 +69,10 @@ class ExtensionIn(msgspec.Struct, forbid_unknown_fields=True):
     reason: Text
 
 
+class HearingIn(msgspec.Struct, forbid_unknown_fields=True):
+    days: Annotated[int, msgspec.Meta(ge=1, le=366)]
+
+
 class OwnersIn(msgspec.Struct, forbid_unknown_fields=True):
     tenure_id: int
     target_date: dt.date

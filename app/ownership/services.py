@@ -853,3 +853,32 @@ async def recompute_provisional(db: AsyncSession, now: dt.datetime) -> int:
         await clocks.refresh_next(db, case)
         changed += 1
     return changed
+
+
+async def hearing(
+    db: AsyncSession,
+    actor: Principal,
+    now: dt.datetime,
+    calendar: WorkCalendar,
+    case_id: int,
+    days: int,
+) -> Case:
+    """听证: the days a hearing took are not counted in the 复核 period (《信访工作条例》
+    第三十六条); the `recheck_decision` clock is recomputed from the same start, ledgered."""
+    case = await load(db, case_id, lock=True)
+    await require_handler(db, actor, case, "登记听证")
+    running = [c for c in await clocks.running(db, case.id) if c.name == "recheck_decision"]
+    if case.status != CaseStatus.recheck_requested or not running:
+        raise RuleViolation("只有复核中的信访事项才能登记听证时间。", slug="illegal-transition")
+    if days < 1:
+        raise RuleViolation("听证的日数至少为1日。", slug="invalid-input")
+    clock = running[0]
+    try:
+        await clocks.recompute(
+            db, calendar, actor, now, case, clock, "hearing", paused_days=clock.paused_days + days
+        )
+    except ValueError as e:
+        raise RuleViolation(str(e), slug="invalid-input") from None
+    await clocks.refresh_next(db, case)
+    await add_event(db, case, now, "hearing", f"举行听证，{days} 日不计入复核期限", None, actor)
+    return case

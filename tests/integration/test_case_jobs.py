@@ -18,7 +18,7 @@ from app.core.keys import KeyRing
 from app.core.personal_data import Secrets
 from app.ownership import services
 from app.ownership.workflow import CaseStatus, Outcome
-from tests.integration.cases_setup import Desk, at, build_cases, intake
+from tests.integration.cases_setup import NATIONAL, Desk, at, build_cases, intake
 from tests.integration.conftest import County
 from tests.integration.sittings_setup import Factory, entries
 
@@ -119,3 +119,40 @@ async def test_a_provisional_2027_due_date_follows_the_notice_when_entered(
             "provisional": False,
         }
     ]
+
+
+async def test_a_hearing_lengthens_only_the_recheck_period(desk: Desk) -> None:
+    clerk = await desk.actor("clerk")
+    case_id = await replied(desk)
+    for status, day, text in (
+        (S.review_requested, dt.date(2026, 4, 1), ""),
+        (S.reviewed, dt.date(2026, 4, 20), "维持原处理意见。"),
+        (S.recheck_requested, dt.date(2026, 5, 6), ""),
+    ):
+        await desk.advance(clerk, case_id, status, day, text)
+    start = dt.date(2026, 5, 6)
+    assert (await desk.running(case_id)) == {
+        "recheck_decision": desk.due(NATIONAL, "recheck_decision", start)
+    }
+
+    async with transaction(desk.factory) as db:
+        calendar = await calendar_for(db, desk.c.county.county)
+        await services.hearing(db, clerk, at(dt.date(2026, 5, 20)), calendar, case_id, 10)
+
+    longer = desk.due(NATIONAL, "recheck_decision", start, paused_days=10)
+    assert (await desk.running(case_id)) == {"recheck_decision": longer}
+    entry = await desk.last_entry(case_id, "case.clock.recomputed")
+    assert entry["cause"] == "hearing" and entry["paused_days"] == 10
+
+
+async def test_a_hearing_outside_a_recheck_is_refused(desk: Desk) -> None:
+    clerk = await desk.actor("clerk")
+    case_id = await replied(desk)
+
+    async def hold() -> None:
+        async with transaction(desk.factory) as db:
+            calendar = await calendar_for(db, desk.c.county.county)
+            await services.hearing(db, clerk, at(dt.date(2026, 4, 1)), calendar, case_id, 10)
+
+    refusal = await desk.refused(hold)
+    assert refusal.instance_slug == "illegal-transition"

@@ -261,3 +261,32 @@ async def test_the_citizen_rates_the_reply_and_an_unsatisfied_rating_is_flagged(
     assert again.status_code == 409
     assert (await desk.case(case.id)).flagged is True
     assert dt.date(2026, 3, 21) > RECEIVED
+
+
+# ---------------------------------------------------------------- written notices
+
+
+async def test_the_clerk_prints_the_acceptance_notice_with_its_code(
+    client: Client, desk: Desk
+) -> None:
+    case = await desk.accepted(intake(desk.c))
+    await sign_in(client, "clerk")
+
+    page = await client.get(f"/cases/{case.id}")
+    pdf = await client.get(f"/cases/{case.id}/notice.pdf")
+
+    assert f'href="/cases/{case.id}/notice.pdf"' in page.text and "打印告知书" in page.text
+    if cjk_font() is None:
+        assert pdf.status_code == 503
+    else:
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        assert f"gaozhishu-{case.code}.pdf" in pdf.headers["content-disposition"]
+
+
+async def test_a_leader_who_may_not_read_the_case_gets_no_notice(
+    client: Client, desk: Desk
+) -> None:
+    case = await desk.accepted(intake(desk.c))
+    await sign_in(client, "wang")
+
+    assert (await client.get(f"/cases/{case.id}/notice.pdf")).status_code == 404
