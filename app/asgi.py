@@ -50,6 +50,7 @@ from app.ownership import (
     deadline_pages,
     deadline_routes,
     notice_pages,
+    petition_pages,
     supervision_pages,
     supervision_routes,
 )
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             *deadline_pages.ROUTES,
             *supervision_pages.ROUTES,
             *notice_pages.ROUTES,
+            *petition_pages.ROUTES,
             *ownership_pages.ROUTES,
             *ownership_track_pages.ROUTES,
             *core_pages.ROUTES,

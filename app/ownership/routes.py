@@ -18,14 +18,21 @@ from app.core.auth.access import Principal, allow, public, signed_in
 from app.core.auth.roles import Role
 from app.core.auth.routes import remote_of
 from app.core.clock import Clock
-from app.core.errors import DomainError, RuleViolation
+from app.core.errors import DomainError, NotAuthenticated, RuleViolation
 from app.core.holidays import calendar_for
 from app.core.identity import IdType
 from app.core.personal_data import Secrets
 from app.core.problems import on_domain_error
 from app.core.web import runtime_of
 from app.ownership import assignment_services as assignments
-from app.ownership import deadlines, petitioners, read_services, services, track_services
+from app.ownership import (
+    deadlines,
+    petition_services,
+    petitioners,
+    read_services,
+    services,
+    track_services,
+)
 from app.ownership import workflow as wf
 from app.ownership.schemas import (
     AnswerIn,
@@ -39,6 +46,8 @@ from app.ownership.schemas import (
     FromReceptionIn,
     HearingIn,
     OwnersIn,
+    PetitionIn,
+    PetitionOut,
     ProgressIn,
     RoutingIn,
     StepIn,
@@ -47,6 +56,7 @@ from app.ownership.schemas import (
 from app.ownership.serialise import assignment_out, brief_out, case_out, track_out
 from app.scheduling import citizen_services as citizens
 
+CitizenToken = Annotated[str | None, HeaderParameter(name="X-Citizen-Token", max_length=512)]
 Last4 = Annotated[str, HeaderParameter(name="X-Mobile-Last4", min_length=4, max_length=4)]
 E = TypeVar("E")
 
@@ -348,4 +358,51 @@ def _refused(request: Request[Any, Any, Any], refusal: DomainError) -> Response[
     return on_domain_error(request, refusal)
 
 
-ROUTES = [CaseApi, AssignmentApi, MyCasesApi, TrackApi]
+class PetitionApi(Controller):
+    path = "/api/v1/petitions"
+    tags = ("tracking",)
+
+    @post("/", opt=public(), status_code=201)
+    async def submit(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        clock: Clock,
+        data: PetitionIn,
+        citizen_token: CitizenToken = None,
+    ) -> PetitionOut | Response[Any]:
+        """网上信访: a citizen submits a petition after verifying the mobile number
+        (`POST /api/v1/otp`, `/api/v1/otp/verify`, then header `X-Citizen-Token`). The county
+        leader on duty that day owns it first; the 诉求码 comes back and by SMS. Limited per
+        number and per address."""
+        secrets = _secrets(request)
+        try:
+            if not citizen_token:
+                raise NotAuthenticated("网上提交须先用短信验证码验证手机号。")
+            citizen = citizens.token_mobile(secrets, citizen_token, clock.now())
+            petition = petition_services.OnlinePetition(
+                name=data.name,
+                mobile=data.mobile,
+                id_type=_enum(IdType, data.id_type, "证件类型"),
+                id_number=data.id_number,
+                kind=_enum(wf.Kind, data.kind, "类型"),
+                category=data.category,
+                summary=data.summary,
+                territorial_unit_id=data.territorial_unit_id,
+                claim_item=data.claim_item,
+            )
+            case = await petition_services.submit(
+                db, secrets, clock.now(), citizen, remote_of(request), petition, _profile(request)
+            )
+        except DomainError as refusal:
+            return _refused(request, refusal)
+        return PetitionOut(
+            case.code,
+            case.status,
+            wf.STATUS_LABELS[wf.CaseStatus(case.status)],
+            case.received_on,
+            track_services.HOW_TO_TRACK,
+        )
+
+
+ROUTES = [CaseApi, AssignmentApi, MyCasesApi, TrackApi, PetitionApi]

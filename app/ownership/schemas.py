@@ -294,3 +294,25 @@ class DailyOut(msgspec.Struct):
     overdue: int
     warning_rule: str
     warnings: list[WarningOut]
+
+
+class PetitionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """An online petition (网上信访), sent with the header X-Citizen-Token."""
+
+    name: Short
+    mobile: Annotated[str, msgspec.Meta(max_length=20)]
+    id_type: str
+    id_number: Annotated[str, msgspec.Meta(max_length=32)]
+    kind: str
+    category: Annotated[str, msgspec.Meta(max_length=32)]
+    summary: Text
+    territorial_unit_id: int
+    claim_item: int | None = None
+
+
+class PetitionOut(msgspec.Struct):
+    code: str
+    status: str
+    status_label: str
+    received_on: dt.date
+    how_to_track: str

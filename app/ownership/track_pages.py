@@ -76,7 +76,7 @@ def _tracked(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in held.items()} if isinstance(held, dict) else {}
 
 
-def _remember(request: Request[Any, Any, Any], code: str, last4: str) -> None:
+def remember(request: Request[Any, Any, Any], code: str, last4: str) -> None:
     others = [(k, v) for k, v in _tracked(request).items() if k != code]
     request.session[_TRACKED] = dict([*others[-(TRACKED_KEEP - 1) :], (code, last4)])
 
@@ -99,7 +99,7 @@ async def prove(v: Visit, code: str, last4: str) -> Tracking:
     if not code.strip():
         raise RuleViolation("请填写诉求码。", slug="invalid-input")
     found = await track_services.track(v.db, v.secrets, code, _last4(last4))
-    _remember(v.request, found.case.code, last4.strip())
+    remember(v.request, found.case.code, last4.strip())
     return found
 
 

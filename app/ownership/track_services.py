@@ -24,6 +24,7 @@ from app.ownership.petitioners import petitioners_of
 from app.ownership.services import CASE_CODE_BODY, add_event
 from app.ownership.workflow import EVALUATION_LABELS, CaseStatus, Evaluation
 
+HOW_TO_TRACK = "请牢记诉求码，可凭诉求码和手机号后四位在“凭诉求码查询办理进度”页面查询办理进度。"
 NO_MATCH = "诉求码与手机号后四位不匹配，请核对后再试。"
 BAD_CODE = "诉求码有误（共10位，请检查是否输错），请核对后再试。"
 #: Once a written opinion has been delivered the petitioner may rate it.

@@ -27,6 +27,7 @@ KIND_LABELS = {
     "change": "变动通知",
     "cancellation": "取消通知",
     "promotion": "候补转正",
+    "case": "信访事项",
 }
 STATUS_LABELS = {"queued": "待发送", "sent": "已发送", "failed": "发送失败"}
 

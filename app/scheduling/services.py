@@ -1491,3 +1491,25 @@ async def venue_feed(
     venue = await get_venue(db, venue_id)
     rows = await _feed_rows(db, Sitting.venue_id == venue_id, now)
     return await _feed(db, f"{venue.name}接访安排", rows, deployment)
+
+
+async def duty_tenure(db: AsyncSession, county_id: int, day: dt.date) -> int | None:
+    """The tenure of the county leader on duty (县领导365坐班接访) on `day`, or the nearest
+    duty day before it (a petition arriving on a day without a published sitting goes to
+    the last leader who sat), else after it; None when the county has no daily sittings.
+    A petition that came in without a meeting (online, by letter) is theirs first."""
+    daily = select(ReceptionRule.id).where(
+        ReceptionRule.county_id == county_id, ReceptionRule.kind == RuleKind.daily
+    )
+    base = select(Sitting.tenure_id).where(
+        Sitting.rule_id.in_(daily), Sitting.status == "scheduled", Sitting.tenure_id.is_not(None)
+    )
+    before = await db.scalar(
+        base.where(Sitting.day <= day).order_by(Sitting.day.desc(), Sitting.id).limit(1)
+    )
+    if before is not None:
+        return int(before)
+    after = await db.scalar(
+        base.where(Sitting.day > day).order_by(Sitting.day, Sitting.id).limit(1)
+    )
+    return int(after) if after is not None else None

@@ -11,19 +11,31 @@ citizen follows a case with its code and the last four digits of the mobile numb
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
 
 from app.core.clock import FixedClock
 from app.core.holidays import calendar_for
 from app.core.keys import KeyRing
 from app.core.pdf import cjk_font
 from app.core.personal_data import Secrets
+from app.ownership.models import Case
 from app.ownership.workflow import CaseStatus, Outcome
-from tests.integration.cases_setup import MOBILE, RECEIVED, Desk, at, build_cases, intake
+from app.scheduling.models import OutboxMessage
+from tests.integration.cases_setup import (
+    MOBILE,
+    RECEIVED,
+    Desk,
+    at,
+    build_cases,
+    intake,
+    resident,
+)
 from tests.integration.conftest import County, bearer
 from tests.integration.sittings_setup import Factory, sign_in
 
@@ -290,3 +302,84 @@ async def test_a_leader_who_may_not_read_the_case_gets_no_notice(
     await sign_in(client, "wang")
 
     assert (await client.get(f"/cases/{case.id}/notice.pdf")).status_code == 404
+
+
+# ---------------------------------------------------------------- online petitions
+
+
+async def verified(client: Client, factory: Factory, mobile: str) -> str:
+    assert (await client.post("/api/v1/otp", json={"mobile": mobile})).status_code == 202
+    async with factory() as db:
+        body = await db.scalar(
+            select(OutboxMessage.body)
+            .where(OutboxMessage.to_masked.endswith(mobile[-4:]), OutboxMessage.kind == "otp")
+            .order_by(OutboxMessage.id.desc())
+        )
+    found = re.search(r"验证码(\d{6})", body or "")
+    assert found, body
+    answer = await client.post(
+        "/api/v1/otp/verify", json={"mobile": mobile, "code": found.group(1)}
+    )
+    return str(answer.json()["citizen_token"])
+
+
+def petition(desk: Desk, mobile: str, **changes: object) -> dict[str, object]:
+    return {
+        "name": "钱小红",
+        "mobile": mobile,
+        "id_type": "resident",
+        "id_number": resident(31),
+        "kind": "claim",
+        "claim_item": 6,
+        "category": "劳动社保",
+        "summary": "反映在本镇企业务工被拖欠工资，请求协调支付。",
+        "territorial_unit_id": desk.c.county.township,
+        **changes,
+    }
+
+
+async def test_a_citizen_petitions_online_and_the_leader_on_duty_owns_it(
+    client: Client, desk: Desk, factory: Factory, clock: FixedClock
+) -> None:
+    move_to(clock, dt.date(2026, 3, 5))
+    mobile = "13700000031"
+    token = await verified(client, factory, mobile)
+
+    made = await client.post(
+        "/api/v1/petitions", json=petition(desk, mobile), headers={"X-Citizen-Token": token}
+    )
+
+    assert made.status_code == 201, made.text
+    code = made.json()["code"]
+    async with factory() as db:
+        case = await db.scalar(select(Case).where(Case.code == code))
+        sms = await db.scalar(select(OutboxMessage.body).where(OutboxMessage.kind == "case"))
+    assert case is not None and case.channel == "online" and case.received_on == dt.date(2026, 3, 5)
+    # 张建华 sits at the county centre on 5 March: the petition is his first.
+    assert await desk.owners(case.id) == [(desk.c.zhang, desk.c.zhang_tenure, "first")]
+    assert sms is not None and code in sms
+    tracked = await client.get(f"/api/v1/track/{code}", headers={"X-Mobile-Last4": "0031"})
+    assert tracked.status_code == 200
+
+
+async def test_an_online_petition_needs_the_verified_number_and_valid_papers(
+    client: Client, desk: Desk, factory: Factory, clock: FixedClock
+) -> None:
+    move_to(clock, dt.date(2026, 3, 5))
+    token = await verified(client, factory, "13700000032")
+    headers = {"X-Citizen-Token": token}
+
+    unproven = await client.post(
+        "/api/v1/petitions", json=petition(desk, "13700000033"), headers=headers
+    )
+    anonymous = await client.post("/api/v1/petitions", json=petition(desk, "13700000032"))
+    bad_id = await client.post(
+        "/api/v1/petitions",
+        json=petition(desk, "13700000032", id_number=resident(31)[:-1] + "0"),
+        headers=headers,
+    )
+
+    assert unproven.status_code == 401 and anonymous.status_code == 401
+    assert bad_id.status_code == 422 and "校验位" in bad_id.json()["detail"]
+    async with factory() as db:
+        assert await db.scalar(select(func.count()).select_from(Case)) == 0
