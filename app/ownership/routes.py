@@ -49,6 +49,8 @@ from app.ownership.schemas import (
     PetitionIn,
     PetitionOut,
     ProgressIn,
+    ReassignIn,
+    ReassignOut,
     RoutingIn,
     StepIn,
     TrackOut,
@@ -160,6 +162,17 @@ class CaseApi(Controller):
             _profile(request),
         )
         return await _sheet(db, actor, clock, case.id)
+
+    @post("/reassign", opt=APPOINT, status_code=200)
+    async def reassign(
+        self, db: AsyncSession, actor: Principal, clock: Clock, data: ReassignIn
+    ) -> ReassignOut:
+        """改派: move every open case owned through one tenure to another, at once (so the
+        first tenure may end)."""
+        moved = await services.reassign_tenure(
+            db, actor, clock.now(), data.from_tenure_id, data.to_tenure_id
+        )
+        return ReassignOut(moved)
 
     @get("/{case_id:int}", opt=signed_in())
     async def show(self, db: AsyncSession, actor: Principal, clock: Clock, case_id: int) -> CaseOut:

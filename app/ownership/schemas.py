@@ -316,3 +316,12 @@ class PetitionOut(msgspec.Struct):
     status_label: str
     received_on: dt.date
     how_to_track: str
+
+
+class ReassignIn(msgspec.Struct, forbid_unknown_fields=True):
+    from_tenure_id: int
+    to_tenure_id: int
+
+
+class ReassignOut(msgspec.Struct):
+    moved: int

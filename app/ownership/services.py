@@ -32,7 +32,7 @@ from app.org.models import Tenure, Unit
 from app.ownership import clock_services as clocks
 from app.ownership import deadlines, recusal, workflow
 from app.ownership import owner_services as owners
-from app.ownership.models import Case, CaseAccused, CaseClock, CaseEvent, CaseUnit
+from app.ownership.models import Case, CaseAccused, CaseClock, CaseEvent, CaseOwner, CaseUnit
 from app.ownership.petitioners import PetitionerIn, SealedPetitioner, add_petitioners
 from app.ownership.visibility import accused_of, require_not_recused
 from app.ownership.workflow import CaseStatus, Channel, Kind, Outcome
@@ -882,3 +882,33 @@ async def hearing(
     await clocks.refresh_next(db, case)
     await add_event(db, case, now, "hearing", f"举行听证，{days} 日不计入复核期限", None, actor)
     return case
+
+
+async def reassign_tenure(
+    db: AsyncSession,
+    actor: Principal,
+    now: dt.datetime,
+    from_tenure_id: int,
+    to_tenure_id: int,
+) -> int:
+    """改派: every open case owned through one tenure moves to another, in this
+    transaction — what lets a departing official's tenure end (a handover does the same
+    with its dossier). Returns how many ownerships moved."""
+    source = await org.get_tenure(db, from_tenure_id)
+    require_scope(actor, APPOINTERS, source.post.unit.path, "改派包案")
+    if from_tenure_id == to_tenure_id:
+        raise RuleViolation("请选择另一位领导的任职。", slug="invalid-input")
+    held = await db.scalars(
+        select(Case)
+        .join(CaseOwner, CaseOwner.case_id == Case.id)
+        .where(
+            CaseOwner.tenure_id == from_tenure_id,
+            CaseOwner.active.is_(True),
+            Case.status.in_([str(s) for s in workflow.OPEN]),
+        )
+        .order_by(Case.id)
+        .with_for_update(of=Case)
+    )
+    cases = [(case, await accused_of(db, case.id)) for case in dict.fromkeys(held)]
+    cause = owners.RenounceCause.reassigned
+    return await owners.move_tenure(db, actor, now, cases, from_tenure_id, to_tenure_id, cause)

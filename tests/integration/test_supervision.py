@@ -383,3 +383,40 @@ async def test_an_online_petition_needs_the_verified_number_and_valid_papers(
     assert bad_id.status_code == 422 and "校验位" in bad_id.json()["detail"]
     async with factory() as db:
         assert await db.scalar(select(func.count()).select_from(Case)) == 0
+
+
+# ---------------------------------------------------------------- reassignment
+
+
+async def test_reassigning_a_tenures_cases_lets_the_tenure_end(
+    client: Client, desk: Desk, clock: FixedClock
+) -> None:
+    clerk = await desk.actor("clerk")
+    first = await desk.register(clerk, intake(desk.c))
+    second = await desk.register(clerk, intake(desk.c))
+    admin = await bearer(client, "admin")
+    end = {"end_date": "2026-03-10", "reason": "调任"}
+    url = f"/api/v1/tenures/{desk.c.zhang_tenure}/end"
+
+    refused = await client.post(url, json=end, headers=admin)
+    moved = await client.post(
+        "/api/v1/cases/reassign",
+        json={"from_tenure_id": desk.c.zhang_tenure, "to_tenure_id": desk.c.wang_tenure},
+        headers=admin,
+    )
+    ended = await client.post(url, json=end, headers=admin)
+
+    assert refused.status_code == 409 and "包案的未办结信访事项 2 件" in refused.json()["detail"]
+    assert moved.status_code == 200 and moved.json() == {"moved": 2}
+    assert ended.status_code == 200, ended.text
+    for case in (first, second):
+        assert await desk.owners(case.id) == [(desk.c.wang, desk.c.wang_tenure, "first")]
+
+
+async def test_only_supervisors_and_the_office_reassign(client: Client, desk: Desk) -> None:
+    response = await client.post(
+        "/api/v1/cases/reassign",
+        json={"from_tenure_id": desk.c.zhang_tenure, "to_tenure_id": desk.c.wang_tenure},
+        headers=await bearer(client, "clerk"),
+    )
+    assert response.status_code == 403
