@@ -53,6 +53,7 @@ from app.ownership import (
     petition_pages,
     supervision_pages,
     supervision_routes,
+    supervision_services,
 )
 from app.ownership import pages as ownership_pages
 from app.ownership import routes as ownership_routes
@@ -109,6 +110,7 @@ def _lifespan(runtime: Runtime) -> contextlib.AbstractAsyncContextManager[None]:
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Litestar:
     settings = settings or load_settings()
     keys = KeyRing(settings.keys_dir)  # refuses to start without keys
+    supervision_services.rules_of(settings)  # a bad JIEFANG_RANKING_FILE refuses to start
     engine = create_engine(settings)
     runtime = Runtime(settings, engine, session_factory(engine), keys, clock or SystemClock())
     import_all_jobs()

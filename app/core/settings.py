@@ -40,6 +40,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     booking_closes_at: str = "17:00"
     booking_per_month: int = 3
     jurisdiction: str = "zhejiang"
+    #: The red/black list's weights and cut-offs (JSON; see app/ownership/ranking.py), and
+    #: the daily summary's early warning: `warning_cases` of one category from one place
+    #: within `warning_days` days.
+    ranking_file: Path | None = None
+    warning_cases: int = 3
+    warning_days: int = 7
 
     @property
     def is_sqlite(self) -> bool:
@@ -53,6 +59,10 @@ def _checked(settings: Settings) -> Settings:
     """Refuse at start, not at the first booking, values that cannot work."""
     if settings.jurisdiction not in JURISDICTIONS:
         raise ValueError(f"JIEFANG_JURISDICTION must be one of {', '.join(JURISDICTIONS)}")
+    if settings.warning_cases < 1 or settings.warning_days < 1:
+        raise ValueError("JIEFANG_WARNING_CASES and JIEFANG_WARNING_DAYS must be at least 1")
+    if settings.ranking_file is not None and not settings.ranking_file.is_file():
+        raise ValueError(f"JIEFANG_RANKING_FILE {settings.ranking_file} is not a file")
     try:
         dt.time.fromisoformat(settings.booking_closes_at)
     except ValueError as bad:
@@ -84,5 +94,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             booking_closes_at=env.get("JIEFANG_BOOKING_CLOSES_AT", "17:00"),
             booking_per_month=int(env.get("JIEFANG_BOOKING_PER_MONTH", "3")),
             jurisdiction=env.get("JIEFANG_JURISDICTION", "zhejiang"),
+            ranking_file=Path(env["JIEFANG_RANKING_FILE"]).resolve()
+            if env.get("JIEFANG_RANKING_FILE")
+            else None,
+            warning_cases=int(env.get("JIEFANG_WARNING_CASES", "3")),
+            warning_days=int(env.get("JIEFANG_WARNING_DAYS", "7")),
         )
     )

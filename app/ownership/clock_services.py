@@ -20,6 +20,8 @@ from app.ledger.rules import ledger_action
 from app.ownership import deadlines
 from app.ownership.models import Case, CaseClock
 
+#: Clocks that time the petitioner, not the owners: never marked late on owners' lists.
+PETITIONERS_CLOCKS = frozenset({"review_request", "recheck_request"})
 RUNNING = "running"
 STOPPED = "stopped"
 SUPERSEDED = "superseded"
@@ -118,9 +120,15 @@ async def stop_for(db: AsyncSession, case: Case, assignment_id: int, on: dt.date
 
 
 async def refresh_next(db: AsyncSession, case: Case) -> None:
-    """Mirror the earliest running clock of the case itself on its row (an assigned unit's
-    objection window is the unit's deadline, shown with the assignment)."""
-    clocks = [c for c in await running(db, case.id) if c.assignment_id is None]
+    """Mirror the earliest running clock the case's owners answer for on its row: an
+    assigned unit's objection window is the unit's deadline, shown with the assignment; the
+    windows to request a review or recheck are the petitioner's, shown on the tracking
+    page, and their lapse closes the case by job."""
+    clocks = [
+        c
+        for c in await running(db, case.id)
+        if c.assignment_id is None and c.name not in PETITIONERS_CLOCKS
+    ]
     first = clocks[0] if clocks else None
     case.next_due = first.due if first else None
     case.next_clock = first.name if first else None

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
+import msgspec
+
 
 class Metric(StrEnum):
     timely_acceptance = "timely_acceptance"
@@ -84,6 +86,42 @@ class Rules:
 
 
 DEFAULT_RULES: Final = Rules()
+
+
+class RulesFile(msgspec.Struct, forbid_unknown_fields=True):
+    """The JSON a county may give (JIEFANG_RANKING_FILE): every field optional, cut-offs
+    in per cent, e.g. {"weights": {"satisfaction": 40, "on_the_spot": 0}, "red_at": 95}."""
+
+    weights: dict[str, int] = msgspec.field(default_factory=dict)
+    red_at: int | None = None
+    black_below: int | None = None
+    min_items: int | None = None
+    basically_is_satisfied: bool | None = None
+
+
+def rules_from_json(data: bytes) -> Rules:
+    """Rules from a county's file on top of the defaults; ValueError says what is wrong."""
+    try:
+        given = msgspec.json.decode(data, type=RulesFile)
+    except (msgspec.DecodeError, msgspec.ValidationError) as bad:
+        raise ValueError(f"红黑榜规则文件有误：{bad}") from None
+    unknown = sorted(set(given.weights) - {str(m) for m in Metric})
+    if unknown or any(w < 0 for w in given.weights.values()):
+        raise ValueError(f"红黑榜权重须为已知指标的非负整数：{unknown or given.weights}")
+    weights = {**DEFAULT_RULES.weights, **{Metric(k): w for k, w in given.weights.items()}}
+    red = DEFAULT_RULES.red_at if given.red_at is None else given.red_at / 100
+    black = DEFAULT_RULES.black_below if given.black_below is None else given.black_below / 100
+    if not 0 <= black <= red <= 1 or not any(weights.values()):
+        raise ValueError("红黑榜分界须满足 0 ≤ 黑榜线 ≤ 红榜线 ≤ 100，且至少一项权重大于0")
+    return Rules(
+        weights=weights,
+        red_at=red,
+        black_below=black,
+        min_items=DEFAULT_RULES.min_items if given.min_items is None else max(0, given.min_items),
+        basically_is_satisfied=DEFAULT_RULES.basically_is_satisfied
+        if given.basically_is_satisfied is None
+        else given.basically_is_satisfied,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -204,6 +204,7 @@ async def register(
     case = _new_case(county, intake, actor, now)
     db.add(case)
     await db.flush()
+    await db.refresh(case, ["territorial_unit"])  # read by every view of the new case
     await _add_parties(db, case, subjects, accused)
     count = await add_petitioners(db, secrets, case.id, intake.petitioners, today_of(now))
     calendar = calendar or await calendar_for(db, county.id)

@@ -16,7 +16,8 @@ from app.core.auth.access import Principal, allow
 from app.core.clock import Clock
 from app.core.errors import DomainError
 from app.core.pdf import font_family, render_pdf
-from app.core.web import nav_item, page
+from app.core.web import nav_item, page, runtime_of
+from app.org.models import Person
 from app.ownership import charts, deadlines, ranking
 from app.ownership import supervision_services as sv
 from app.ownership import workflow as wf
@@ -75,18 +76,19 @@ async def _ranking_context(
     by: str,
     start: str,
     end: str,
+    rules: ranking.Rules,
 ) -> dict[str, Any]:
     kind = sv.By(by) if by in set(sv.By) else sv.By.unit
     first, last = period(_date(start, "起始日期"), _date(end, "截止日期"), today_of(clock.now()))
     scope = await sv.scope_of(db, actor, county)
-    rows = await sv.red_black(db, scope, kind, first, last)
+    rows = await sv.red_black(db, scope, kind, first, last, rules)
     return {
         "rows": rows,
         "by": str(kind),
         "start": first,
         "end": last,
         "county": county,
-        "rules": ranking.DEFAULT_RULES,
+        "rules": rules,
         "metrics": list(ranking.Metric),
         "metric_labels": ranking.METRIC_LABELS,
         "formulas": ranking.METRIC_FORMULAS,
@@ -94,6 +96,20 @@ async def _ranking_context(
         "percent": ranking.percent,
         "charts": chart_svgs(rows),
     }
+
+
+async def _drill_title(
+    db: AsyncSession, scope: sv.Scope, owner: int | None, unit: int | None, township: int | None
+) -> str:
+    """Whose cases the drill-down lists, in its heading."""
+    if owner is not None:
+        person = await db.get(Person, owner)
+        return f"{person.name if person else ''}包案的超期与临期事项"
+    place = unit if unit is not None else township
+    if place is not None:
+        found = scope.units.get(place)
+        return f"{found.name if found else '县直部门'}的超期与临期事项"
+    return "超期与临期的信访事项"
 
 
 class SupervisionPages(Controller):
@@ -139,6 +155,7 @@ class SupervisionPages(Controller):
         return page(
             request,
             "supervision/cases.html",
+            title=await _drill_title(db, scope, owner, unit, township),
             cases=found,
             today=today,
             clock_labels=clock_labels(),
@@ -157,12 +174,15 @@ class SupervisionPages(Controller):
         start: From = "",
         end: To = "",
     ) -> Template:
-        context = await _ranking_context(db, actor, clock, county, by, start, end)
+        context = await _ranking_context(
+            db, actor, clock, county, by, start, end, sv.rules_of(runtime_of(request).settings)
+        )
         return page(request, "supervision/ranking.html", **context)
 
     @get("/ranking.csv", opt=PAGE)
     async def ranking_export(
         self,
+        request: Request[Any, Any, Any],
         db: AsyncSession,
         actor: Principal,
         clock: Clock,
@@ -171,7 +191,9 @@ class SupervisionPages(Controller):
         start: From = "",
         end: To = "",
     ) -> Response[bytes]:
-        context = await _ranking_context(db, actor, clock, county, by, start, end)
+        context = await _ranking_context(
+            db, actor, clock, county, by, start, end, sv.rules_of(runtime_of(request).settings)
+        )
         name = f"hongheibang-{context['by']}-{context['start']}-{context['end']}.csv"
         return Response(
             ranking_csv(context["rows"]),
@@ -191,7 +213,9 @@ class SupervisionPages(Controller):
         start: From = "",
         end: To = "",
     ) -> Response[bytes]:
-        context = await _ranking_context(db, actor, clock, county, by, start, end)
+        context = await _ranking_context(
+            db, actor, clock, county, by, start, end, sv.rules_of(runtime_of(request).settings)
+        )
         engine = request.app.template_engine
         assert engine is not None
         html = engine.get_template("supervision/ranking_print.html").render(
@@ -215,7 +239,7 @@ class SupervisionPages(Controller):
         day: Day = "",
     ) -> Template:
         scope = await sv.scope_of(db, actor, county)
-        rule = sv.WarningRule()
+        rule = sv.warning_rule_of(runtime_of(request).settings)
         chosen = _date(day, "日期") or today_of(clock.now())
         summary = await sv.daily_summary(db, scope, chosen, rule)
         return page(

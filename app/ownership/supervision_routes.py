@@ -6,15 +6,16 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Principal, allow
 from app.core.clock import Clock
 from app.core.errors import RuleViolation
+from app.core.web import runtime_of
 from app.ownership import ranking
 from app.ownership import supervision_services as sv
 from app.ownership.read_services import WARN_DAYS
@@ -151,6 +152,7 @@ class SupervisionApi(Controller):
     @get("/ranking", opt=SUPERVISE)
     async def ranking(
         self,
+        request: Request[Any, Any, Any],
         db: AsyncSession,
         actor: Principal,
         clock: Clock,
@@ -160,8 +162,8 @@ class SupervisionApi(Controller):
         end: Annotated[dt.date | None, QueryParameter(name="to")] = None,
     ) -> RankingOut:
         """红黑榜 for a period (default: this quarter), `by` unit or leader."""
-        rows, first, last, kind = await _ranked(db, actor, clock, county, by, start, end)
-        rules = ranking.DEFAULT_RULES
+        rules = sv.rules_of(runtime_of(request).settings)
+        rows, first, last, kind = await _ranked(db, actor, clock, county, by, start, end, rules)
         return RankingOut(
             str(kind),
             first,
@@ -176,6 +178,7 @@ class SupervisionApi(Controller):
     @get("/ranking.csv", opt=SUPERVISE)
     async def ranking_export(
         self,
+        request: Request[Any, Any, Any],
         db: AsyncSession,
         actor: Principal,
         clock: Clock,
@@ -184,7 +187,8 @@ class SupervisionApi(Controller):
         start: Annotated[dt.date | None, QueryParameter(name="from")] = None,
         end: Annotated[dt.date | None, QueryParameter(name="to")] = None,
     ) -> Response[bytes]:
-        rows, first, last, kind = await _ranked(db, actor, clock, county, by, start, end)
+        rules = sv.rules_of(runtime_of(request).settings)
+        rows, first, last, kind = await _ranked(db, actor, clock, county, by, start, end, rules)
         name = f"hongheibang-{kind}-{first}-{last}.csv"
         return Response(
             ranking_csv(rows),
@@ -195,6 +199,7 @@ class SupervisionApi(Controller):
     @get("/daily", opt=SUPERVISE)
     async def daily(
         self,
+        request: Request[Any, Any, Any],
         db: AsyncSession,
         actor: Principal,
         clock: Clock,
@@ -203,7 +208,7 @@ class SupervisionApi(Controller):
     ) -> DailyOut:
         """每日汇总 of a day (default today) with the early warnings."""
         scope = await sv.scope_of(db, actor, county)
-        rule = sv.WarningRule()
+        rule = sv.warning_rule_of(runtime_of(request).settings)
         summary = await sv.daily_summary(db, scope, day or today_of(clock.now()), rule)
         return DailyOut(
             summary.day,
@@ -226,6 +231,7 @@ async def _ranked(
     by: str,
     start: dt.date | None,
     end: dt.date | None,
+    rules: ranking.Rules,
 ) -> tuple[list[ranking.Row], dt.date, dt.date, sv.By]:
     try:
         kind = sv.By(by)
@@ -235,7 +241,7 @@ async def _ranked(
         ) from None
     first, last = period(start, end, today_of(clock.now()))
     scope = await sv.scope_of(db, actor, county)
-    return await sv.red_black(db, scope, kind, first, last), first, last, kind
+    return await sv.red_black(db, scope, kind, first, last, rules), first, last, kind
 
 
 ROUTES = [SupervisionApi]

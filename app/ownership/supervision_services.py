@@ -8,10 +8,12 @@ counted or listed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, not_, or_, select
@@ -22,12 +24,28 @@ from app.core.auth.access import Principal
 from app.core.auth.roles import Role
 from app.core.clock import SHANGHAI
 from app.core.errors import Forbidden
+from app.core.settings import Settings
 from app.org.models import Person, Unit
 from app.org.rules import UnitKind
 from app.ownership import ranking, recusal, workflow
 from app.ownership.models import Case, CaseAccused, CaseClock, CaseOwner, CaseUnit
 from app.ownership.visibility import viewer_of
 from app.scheduling import reception_services as receptions
+
+
+@functools.cache
+def _rules_at(path: Path) -> ranking.Rules:
+    return ranking.rules_from_json(path.read_bytes())
+
+
+def rules_of(settings: Settings) -> ranking.Rules:
+    """The red/black list rules of this deployment: its file, else the defaults."""
+    return _rules_at(settings.ranking_file) if settings.ranking_file else ranking.DEFAULT_RULES
+
+
+def warning_rule_of(settings: Settings) -> WarningRule:
+    return WarningRule(settings.warning_cases, settings.warning_days)
+
 
 SUPERVISORS = frozenset({Role.supervisor, Role.office, Role.admin})
 ANSWERING = ("lead", "first")

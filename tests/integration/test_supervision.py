@@ -34,6 +34,7 @@ from tests.integration.cases_setup import (
     at,
     build_cases,
     intake,
+    reception,
     resident,
 )
 from tests.integration.conftest import County, bearer
@@ -420,3 +421,50 @@ async def test_only_supervisors_and_the_office_reassign(client: Client, desk: De
         headers=await bearer(client, "clerk"),
     )
     assert response.status_code == 403
+
+
+# ---------------------------------------------------------------- intake over the API
+
+
+async def test_a_clerk_registers_a_letter_over_the_api(client: Client, desk: Desk) -> None:
+    sent = {
+        "channel": "letter",
+        "kind": "claim",
+        "claim_item": 6,
+        "category": "土地征收",
+        "summary": "反映征地补偿款至今未发放到户",
+        "territorial_unit_id": desk.c.county.township,
+        "received_on": "2026-03-02",
+        "owner_tenure_id": desk.c.zhang_tenure,
+        "petitioners": [
+            {"name": "赵丽华", "id_type": "resident", "id_number": resident(17), "mobile": MOBILE}
+        ],
+    }
+    clerk = await bearer(client, "clerk")
+
+    made = await client.post("/api/v1/cases", json=sent, headers=clerk)
+    bad = await client.post("/api/v1/cases", json={**sent, "kind": "rumour"}, headers=clerk)
+
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert body["status"] == "registered" and body["territorial_unit"] == "东山镇"
+    assert [c["clock"] for c in body["clocks"]] == ["route", "accept"]
+    assert body["petitioners"][0]["id_masked"].startswith("330")
+    assert "explanation" in body["clocks"][0] and body["owners"][0]["role"] == "first"
+    assert bad.status_code == 422 and bad.json()["type"] == "/problems/invalid-input"
+
+
+async def test_a_reception_becomes_a_case_over_the_api(
+    client: Client, desk: Desk, clock: FixedClock
+) -> None:
+    record = await reception(desk, 1)
+    move_to(clock, dt.date(2026, 3, 5))  # the day of the reception
+
+    made = await client.post(
+        "/api/v1/cases/from-reception",
+        json={"reception_id": record.id, "kind": "claim", "claim_item": 6},
+        headers=await bearer(client, "clerk"),
+    )
+
+    assert made.status_code == 201, made.text
+    assert made.json()["channel"] == "visit" and made.json()["owners"][0]["name"] == "张建华"

@@ -167,3 +167,28 @@ def test_the_chart_is_self_contained_svg_with_every_label() -> None:
         and "http://" not in svg.replace('xmlns="http://www.w3.org/2000/svg"', "")
     )
     assert "东山镇" in svg and "50.0%" in svg and "&lt;西山&gt;" in svg and "—" in svg
+
+
+def test_a_countys_file_changes_weights_and_cut_offs_on_top_of_the_defaults() -> None:
+    rules = ranking.rules_from_json(
+        b'{"weights": {"satisfaction": 40, "on_the_spot": 0}, "red_at": 95, "black_below": 50}'
+    )
+    assert rules.weights[Metric.satisfaction] == 40 and rules.weights[Metric.on_the_spot] == 0
+    assert rules.weights[Metric.on_time_reply] == 30
+    assert (rules.red_at, rules.black_below) == (0.95, 0.5)
+    assert rules.min_items == ranking.DEFAULT_RULES.min_items
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b'{"weights": {"speed": 10}}',
+        b'{"weights": {"satisfaction": -1}}',
+        b'{"red_at": 50, "black_below": 60}',
+        b'{"colour": "red"}',
+        b"not json",
+    ],
+)
+def test_a_bad_rules_file_is_refused_with_a_reason(bad: bytes) -> None:
+    with pytest.raises(ValueError, match="红黑榜"):
+        ranking.rules_from_json(bad)
