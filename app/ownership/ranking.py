@@ -67,8 +67,9 @@ STANDING_LABELS: Final[Mapping[Standing, str]] = {
 class Rules:
     """How the list is drawn: each rate's weight in the index (weights sum to anything;
     the index is their weighted mean over the rates that have cases), the index at or above
-    which a row is on the red list, below which on the black list, the fewest counted
-    items a row needs to be ranked, and whether 基本满意 counts as satisfied."""
+    which a row is on the red list, below which on the black list, how many of the best
+    and the worst ranked rows are listed whatever their index, the fewest counted items a
+    row needs to be ranked, and whether 基本满意 counts as satisfied."""
 
     weights: Mapping[Metric, int] = field(
         default_factory=lambda: {
@@ -81,6 +82,8 @@ class Rules:
     )
     red_at: float = 0.9
     black_below: float = 0.6
+    red_top: int = 3
+    black_bottom: int = 3
     min_items: int = 3
     basically_is_satisfied: bool = True
 
@@ -95,6 +98,8 @@ class RulesFile(msgspec.Struct, forbid_unknown_fields=True):
     weights: dict[str, int] = msgspec.field(default_factory=dict)
     red_at: int | None = None
     black_below: int | None = None
+    red_top: int | None = None
+    black_bottom: int | None = None
     min_items: int | None = None
     basically_is_satisfied: bool | None = None
 
@@ -117,6 +122,10 @@ def rules_from_json(data: bytes) -> Rules:
         weights=weights,
         red_at=red,
         black_below=black,
+        red_top=DEFAULT_RULES.red_top if given.red_top is None else max(0, given.red_top),
+        black_bottom=DEFAULT_RULES.black_bottom
+        if given.black_bottom is None
+        else max(0, given.black_bottom),
         min_items=DEFAULT_RULES.min_items if given.min_items is None else max(0, given.min_items),
         basically_is_satisfied=DEFAULT_RULES.basically_is_satisfied
         if given.basically_is_satisfied is None
@@ -214,8 +223,24 @@ def rank(named: Sequence[tuple[int, str, Counts]], rules: Rules = DEFAULT_RULES)
         (s for s in scored if s[5] is not Standing.unranked), key=lambda s: (-(s[4] or 0), s[1])
     )
     rest = sorted((s for s in scored if s[5] is Standing.unranked), key=lambda s: s[1])
-    rows = [Row(*s, rank=i + 1) for i, s in enumerate(ranked)]
+    rows = [
+        Row(*s[:5], standing=by_place(s[5], i + 1, len(ranked), rules), rank=i + 1)
+        for i, s in enumerate(ranked)
+    ]
     return rows + [Row(*s, rank=None) for s in rest]
+
+
+def by_place(found: Standing, place: int, ranked: int, rules: Rules) -> Standing:
+    """The list is drawn each time (红黑榜 "晾晒"): the first `red_top` ranked rows are red
+    and the last `black_bottom` black, besides those the index cut-offs put there — but
+    never more than a third of the ranked rows each way, so a short list is drawn by the
+    cut-offs alone and no row is on both lists."""
+    share = ranked // 3
+    if found is Standing.red or place <= min(rules.red_top, share):
+        return Standing.red
+    if found is Standing.black or place > ranked - min(rules.black_bottom, share):
+        return Standing.black
+    return found
 
 
 def percent(rate: Rate) -> str:

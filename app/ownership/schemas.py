@@ -272,6 +272,8 @@ class RankingOut(msgspec.Struct):
     end: dt.date
     red_at_per_mille: int
     black_below_per_mille: int
+    red_top: int
+    black_bottom: int
     min_items: int
     formulas: dict[str, str]
     rows: list[RankingRowOut]

@@ -170,6 +170,8 @@ class SupervisionApi(Controller):
             last,
             round(rules.red_at * 1000),
             round(rules.black_below * 1000),
+            rules.red_top,
+            rules.black_bottom,
             rules.min_items,
             {str(m): ranking.METRIC_FORMULAS[m] for m in ranking.Metric},
             [ranking_row(r) for r in rows],

@@ -192,3 +192,18 @@ def test_a_countys_file_changes_weights_and_cut_offs_on_top_of_the_defaults() ->
 def test_a_bad_rules_file_is_refused_with_a_reason(bad: bytes) -> None:
     with pytest.raises(ValueError, match="红黑榜"):
         ranking.rules_from_json(bad)
+
+
+def test_the_best_and_the_worst_three_are_listed_whatever_their_index() -> None:
+    middling = Counts(decisions=10, timely_decisions=8)
+    named = [(i, f"{i:02d}镇", Counts(decisions=10, timely_decisions=6 + i % 3)) for i in range(12)]
+    rows = ranking.rank([*named, (99, "甲镇", middling)])
+    standings = [r.standing for r in rows]
+    assert standings[:3] == [Standing.red] * 3 and standings[-3:] == [Standing.black] * 3
+    assert set(standings[3:-3]) == {Standing.middle}
+
+
+def test_a_short_list_is_drawn_by_the_cut_offs_alone() -> None:
+    middling = Counts(decisions=10, timely_decisions=8)
+    rows = ranking.rank([(1, "甲镇", middling), (2, "乙镇", middling)])
+    assert [r.standing for r in rows] == [Standing.middle, Standing.middle]
