@@ -95,6 +95,8 @@ def keys_check() -> None:
         console.print(f"缺少密钥：{'、'.join(missing)}")
         raise SystemExit(1)
     console.print(f"密钥齐全（目录 {settings.keys_dir}）")
+    ca_certificate = settings.keys_dir / keys.HANDOVER_CA_CERTIFICATE
+    console.print(f"交接签章 CA 证书（公开，供审核人员验证签章）：{ca_certificate}")
 
 
 @keys_group.command(name="rotate", help="轮换一个密钥：旧密钥移入 retired/ 保留")

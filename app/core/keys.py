@@ -1,8 +1,9 @@
 """Keys live in files outside the database, created once by `jiefang keys init`.
 
 Capabilities register the keys they need in `KEY_SPECS`; `init_keys` creates the missing
-ones and never overwrites a key that exists. A rotated key is moved to `retired/`, never
-deleted, so whatever it signed can still be checked.
+ones and never overwrites a key that exists. A key may come with a public companion file (the
+handover CA's certificate), made from the private key and published. A rotated key is moved to
+`retired/`, never deleted, so whatever it signed can still be checked.
 """
 
 from __future__ import annotations
@@ -16,6 +17,16 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.core.certificates import CertificateAuthority
+
+
+@dataclass(frozen=True, slots=True)
+class PublicFile:
+    filename: str
+    make: Callable[[bytes, str, dt.datetime], bytes]  # given the private key, deployment, now
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +36,10 @@ class KeySpec:
     purpose: str
     make: Callable[[str], bytes]  # given the deployment name
     rotatable: bool = False
+    public: PublicFile | None = None
+
+    def files(self) -> list[str]:
+        return [self.filename] + ([self.public.filename] if self.public else [])
 
 
 def _random_key(_deployment: str) -> bytes:
@@ -36,6 +51,21 @@ def _ledger_signer(deployment: str) -> bytes:
 
     return (Signer.generate(f"{deployment}/ledger").to_string() + "\n").encode()
 
+
+def _handover_ca_key(_deployment: str) -> bytes:
+    from app.core.certificates import make_ca_key
+
+    return make_ca_key()
+
+
+def _handover_ca_certificate(key_pem: bytes, deployment: str, now: dt.datetime) -> bytes:
+    from app.core.certificates import make_ca_certificate
+
+    return make_ca_certificate(key_pem, deployment, now)
+
+
+HANDOVER_CA = "handover-ca"
+HANDOVER_CA_CERTIFICATE = "handover-ca.crt"
 
 KEY_SPECS: list[KeySpec] = [
     KeySpec(
@@ -52,6 +82,13 @@ KEY_SPECS: list[KeySpec] = [
         "台账检查点签名（Ed25519，C2SP signed note）；旧验证公钥在轮换后继续公布",
         _ledger_signer,
         rotatable=True,
+    ),
+    KeySpec(
+        HANDOVER_CA,
+        "handover-ca.key",
+        "离任交接书签章的证书颁发机构（ECDSA P-256）；CA 证书 handover-ca.crt 对外公布",
+        _handover_ca_key,
+        public=PublicFile(HANDOVER_CA_CERTIFICATE, _handover_ca_certificate),
     ),
 ]
 
@@ -75,7 +112,7 @@ def spec(name: str) -> KeySpec:
 
 
 def missing_keys(keys_dir: Path) -> list[str]:
-    return [s.name for s in KEY_SPECS if not (keys_dir / s.filename).is_file()]
+    return [s.name for s in KEY_SPECS if not all((keys_dir / f).is_file() for f in s.files())]
 
 
 def _write_private(path: Path, content: bytes) -> None:
@@ -84,18 +121,49 @@ def _write_private(path: Path, content: bytes) -> None:
         handle.write(content)
 
 
-def init_keys(keys_dir: Path, deployment: str = "jiefang") -> tuple[list[str], list[str]]:
+def _write_public(
+    keys_dir: Path, public: PublicFile, private: bytes, deployment: str, now: dt.datetime
+) -> None:
+    """Write a public companion; one left over from a lost private key is retired, not lost."""
+    path = keys_dir / public.filename
+    if path.exists():
+        path.rename(_retired_path(keys_dir, public.filename, now))
+    path.write_bytes(public.make(private, deployment, now))
+    path.chmod(0o644)
+
+
+def _retired_path(keys_dir: Path, filename: str, now: dt.datetime) -> Path:
+    retired_dir = keys_dir / "retired"
+    retired_dir.mkdir(exist_ok=True, mode=0o700)
+    return retired_dir / f"{now:%Y%m%dT%H%M%SZ}-{filename}"
+
+
+def _init_key(keys_dir: Path, key_spec: KeySpec, deployment: str, now: dt.datetime) -> bool:
+    """Create what is missing of one key; False when it was complete."""
+    path = keys_dir / key_spec.filename
+    public = key_spec.public
+    if path.exists() and (public is None or (keys_dir / public.filename).exists()):
+        return False
+    if not path.exists():
+        _write_private(path, key_spec.make(deployment))
+    if public is not None:
+        _write_public(keys_dir, public, path.read_bytes(), deployment, now)
+    return True
+
+
+def init_keys(
+    keys_dir: Path, deployment: str = "jiefang", now: dt.datetime | None = None
+) -> tuple[list[str], list[str]]:
     """Create every missing key; returns (created, kept). Raises when nothing was missing."""
     keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    at = now or dt.datetime.now(dt.UTC)
     created: list[str] = []
     kept: list[str] = []
     for key_spec in KEY_SPECS:
-        path = keys_dir / key_spec.filename
-        if path.exists():
+        if _init_key(keys_dir, key_spec, deployment, at):
+            created.append(key_spec.name)
+        else:
             kept.append(key_spec.name)
-            continue
-        _write_private(path, key_spec.make(deployment))
-        created.append(key_spec.name)
     if not created:
         raise KeysExistError(
             f"全部密钥已存在于 {keys_dir}，拒绝覆盖。轮换请用 `jiefang keys rotate`。"
@@ -109,11 +177,11 @@ def rotate_key(keys_dir: Path, name: str, now: dt.datetime, deployment: str = "j
     if not key_spec.rotatable:
         raise ValueError(f"密钥 {name} 不能直接轮换：它保护着已存储的数据，需要随数据一并迁移。")
     current = keys_dir / key_spec.filename
-    retired_dir = keys_dir / "retired"
-    retired_dir.mkdir(exist_ok=True, mode=0o700)
-    retired = retired_dir / f"{now:%Y%m%dT%H%M%SZ}-{key_spec.filename}"
+    retired = _retired_path(keys_dir, key_spec.filename, now)
     current.rename(retired)
     _write_private(current, key_spec.make(deployment))
+    if key_spec.public is not None:
+        _write_public(keys_dir, key_spec.public, current.read_bytes(), deployment, now)
     return retired
 
 
@@ -134,7 +202,25 @@ class KeyRing:
         """The 32 secret bytes of a random key."""
         return base64.b64decode(self._raw[name].strip())
 
+    def public(self, name: str) -> bytes:
+        """The public companion file of a key (the handover CA certificate)."""
+        public = spec(name).public
+        if public is None:
+            raise KeyError(name)
+        return (self.keys_dir / public.filename).read_bytes()
+
+    def handover_ca(self) -> CertificateAuthority:
+        """The CA that issues handover signers' certificates."""
+        from app.core.certificates import CertificateAuthority
+
+        return CertificateAuthority.from_pem(self.raw(HANDOVER_CA), self.public(HANDOVER_CA))
+
     def derive(self, name: str, purpose: str, length: int = 32) -> bytes:
         """A sub-key for one purpose, so one file can safely serve several uses."""
         digest = hmac.new(self.secret(name), purpose.encode(), hashlib.sha256).digest()
         return digest[:length]
+
+
+def handover_ca_certificate_pem(keys_dir: Path) -> bytes:
+    """The handover CA certificate (PEM), published so reviewers can validate signed PDFs."""
+    return (keys_dir / HANDOVER_CA_CERTIFICATE).read_bytes()

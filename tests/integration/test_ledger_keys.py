@@ -39,7 +39,7 @@ async def test_each_key_file_is_recorded_once_in_the_administration_ledger(
 ) -> None:
     keys = own_keys(keys_dir, tmp_path)
     async with transaction(factory) as db:
-        assert await record_keys(db, keys, clock.now()) == 3
+        assert await record_keys(db, keys, clock.now()) == 4
     async with transaction(factory) as db:
         assert await record_keys(db, keys, clock.now()) == 0
         recorded = await key_actions(db)
@@ -50,6 +50,7 @@ async def test_each_key_file_is_recorded_once_in_the_administration_ledger(
         )
     assert sorted(recorded) == [
         ("core.key.created", "data"),
+        ("core.key.created", "handover-ca"),
         ("core.key.created", "ledger"),
         ("core.key.created", "session"),
     ]
