@@ -192,10 +192,11 @@ def test_a_supervisor_drills_down_and_reads_the_red_black_list(page: Page, serve
     row = card(page, "按包案领导").get_by_role("row").filter(has_text=re.compile(r"超期 \d+"))
     counted = re.search(r"超期 (\d+)", row.first.inner_text())
     assert counted, row.first.inner_text()
+    leader = row.first.get_by_role("rowheader").inner_text().strip()
     row.first.get_by_role("link", name="查看案件").click()
 
-    # …are the cases the drill-down marks overdue.
-    expect(h1(page)).to_have_text("超期与临期的信访事项")
+    # …are the cases the drill-down marks overdue, under that leader's name.
+    expect(h1(page)).to_have_text(f"{leader}包案的超期与临期事项")
     late = page.get_by_role("row").filter(has_text=re.compile(r"已超期 \d+ 日"))
     expect(late).to_have_count(int(counted.group(1)))
     expect(late.first.get_by_role("link")).to_have_text(re.compile(r"^[0-9A-Z]{10}$"))
