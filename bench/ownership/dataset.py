@@ -14,6 +14,8 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
+from app.core.keys import init_keys, missing_keys
+from app.core.migrate import upgrade
 from app.core.settings import Settings
 from bench.booking.scratch import DEPLOYMENT, Deployment
 
@@ -114,6 +116,16 @@ class Manifest:
         raw = json.loads(path.read_text())
         raw["accounts"] = {k: Account(**v) for k, v in raw["accounts"].items()}
         return cls(**raw)
+
+
+def prepare(manifest: Manifest) -> None:
+    """Bring a data set up to the app as it is now, as an operator would after pulling a
+    new version: migrations to head (a no-op unless the app gained one since the build)
+    and any key the app has added since (`jiefang keys init` keeps existing keys; the
+    server records a new key in the administration ledger when it starts)."""
+    upgrade(manifest.url)
+    if missing_keys(manifest.keys_dir):
+        init_keys(manifest.keys_dir, DEPLOYMENT)
 
 
 async def admin(*statements: str) -> None:

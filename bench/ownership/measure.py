@@ -416,6 +416,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse(argv)
     import_all_models()
     manifest = Manifest.load(args.out)
+    dataset.prepare(manifest)
     chosen = [p for p in paths(manifest) if not args.only or args.only in p.name]
     if args.explain:
         path = next(p for p in paths(manifest) if args.explain in p.name)

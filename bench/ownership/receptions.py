@@ -260,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     import_all_models()
     manifest = Manifest.load(args.out)
+    dataset.prepare(manifest)
     print(describe(), flush=True)
     print(asyncio.run(estimate(manifest, args.requests)))
     print(f"after: {load()}")

@@ -375,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     import_all_models()
     manifest = Manifest.load(args.out)
+    dataset.prepare(manifest)
     print(describe(), flush=True)
     print(
         f"data set made {manifest.horizon}; measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
