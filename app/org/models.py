@@ -72,6 +72,9 @@ class Tenure(Base):
     start_date: Mapped[dt.date] = mapped_column(Date)
     end_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     end_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: The announced last-day-plus-one while a departure handover is under way: the post
+    #: counts as free from it, so the successor can be appointed before the tenure ends.
+    planned_end: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     portfolio: Mapped[list[str]] = mapped_column(JsonType, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -102,6 +102,12 @@ TENURE_UPDATED = ledger_action(
     start_date="新的任职起始日",
     portfolio="新的分管领域标签列表",
 )
+TENURE_END_ANNOUNCED = ledger_action(
+    "org.tenure.end_announced",
+    "tenure",
+    "确定（或撤回）离任交接的离任日期；自该日起该职务可任命接任人员",
+    planned_end="拟离任日（不含当日），撤回时为 null",
+)
 TENURE_ENDED = ledger_action(
     "org.tenure.ended",
     "tenure",
@@ -415,13 +421,19 @@ async def _check_overlap(
     if not post.single_holder:
         query = query.where(Tenure.person_id == person_id)
     others = list(await db.scalars(query))
-    clash = next((t for t in others if rules.Span(t.start_date, t.end_date).overlaps(span)), None)
+    clash = next((t for t in others if _held(t).overlaps(span)), None)
     if clash is not None:
-        until = clash.end_date.isoformat() if clash.end_date else "今"
+        last = clash.end_date or clash.planned_end
+        until = last.isoformat() if last else "今"
         raise TenureOverlap(
             f"“{post.title}”在 {clash.start_date.isoformat()} 至 {until} 已由{clash.person.name}担任，"
             "任职时间不能重叠。"
         )
+
+
+def _held(tenure: Tenure) -> rules.Span:
+    """The days a tenure keeps its post: to its end, or to the end announced for a handover."""
+    return rules.Span(tenure.start_date, tenure.end_date or tenure.planned_end)
 
 
 async def appoint(db: AsyncSession, actor: Principal, now: dt.datetime, data: TenureIn) -> Tenure:
@@ -502,6 +514,19 @@ async def end_tenure(
     still refer to it: they must move first, in the same transaction."""
     tenure = await get_tenure(db, tenure_id)
     require_scope(actor, ADMIN, tenure.post.unit.path, "办理该任职的离任")
+    return await close_tenure(db, actor, now, tenure, data, Role.admin)
+
+
+async def close_tenure(
+    db: AsyncSession,
+    actor: Principal,
+    now: dt.datetime,
+    tenure: Tenure,
+    data: TenureEnd,
+    role: Role,
+) -> Tenure:
+    """End a tenure whose caller already checked the actor's right (an admin, or the office
+    archiving a departure handover in the same transaction)."""
     if tenure.end_date is not None:
         raise TenureAlreadyEnded(f"该任职已于 {tenure.end_date.isoformat()} 结束。")
     problem = rules.span_problem(rules.Span(tenure.start_date, data.end_date))
@@ -515,19 +540,55 @@ async def end_tenure(
         )
     tenure.end_date = data.end_date
     tenure.end_reason = data.reason
+    tenure.planned_end = None
     tenure.updated_at = now
     await db.flush()
-    await _record(
+    await ledger.append(
         db,
-        actor,
-        now,
-        tenure.post.unit.county_id,
-        TENURE_ENDED,
-        ("tenure", tenure.id),
-        end_date=data.end_date.isoformat(),
-        reason=str(data.reason),
+        county=tenure.post.unit.county_id,
+        actor=actor,
+        action=TENURE_ENDED,
+        subject=("tenure", tenure.id),
+        payload={"end_date": data.end_date.isoformat(), "reason": str(data.reason)},
+        at=now,
+        role=role.value,
     )
     return tenure
+
+
+async def announce_departure(
+    db: AsyncSession, actor: Principal, now: dt.datetime, tenure: Tenure, day: dt.date | None
+) -> None:
+    """Record (or withdraw, with None) the day a tenure is to end, as a departure handover
+    opens (or is withdrawn); the office's right is checked by the handover."""
+    if day is None and await _successor_from(db, tenure) is not None:
+        raise TenureOverlap("该职务已任命接任人员，不能撤回离任日期。")
+    tenure.planned_end = day
+    tenure.updated_at = now
+    await db.flush()
+    await ledger.append(
+        db,
+        county=tenure.post.unit.county_id,
+        actor=actor,
+        action=TENURE_END_ANNOUNCED,
+        subject=("tenure", tenure.id),
+        payload={"planned_end": day.isoformat() if day else None},
+        at=now,
+        role=Role.office.value,
+    )
+
+
+async def _successor_from(db: AsyncSession, tenure: Tenure) -> Tenure | None:
+    if not tenure.post.single_holder:
+        return None
+    later: Tenure | None = await db.scalar(
+        select(Tenure).where(
+            Tenure.post_id == tenure.post_id,
+            Tenure.id != tenure.id,
+            Tenure.start_date > tenure.start_date,
+        )
+    )
+    return later
 
 
 async def tenures_at(
@@ -539,6 +600,22 @@ async def tenures_at(
     if not include_ended:
         query = query.where(Tenure.end_date.is_(None))
     return list(await db.scalars(query.order_by(Post.id, Tenure.start_date)))
+
+
+async def counties_under(db: AsyncSession, paths: list[str]) -> list[int]:
+    """The counties whose unit lies within (or contains) one of these scope paths."""
+    rows = await db.execute(select(Unit.id, Unit.path).where(Unit.kind == UnitKind.county))
+    return [
+        uid
+        for uid, path in rows.tuples()
+        if any(path.startswith(p) or p.startswith(path) for p in paths)
+    ]
+
+
+async def open_tenures_of(db: AsyncSession, person_id: int) -> list[Tenure]:
+    """The person's tenures that have not ended (whatever their announced end)."""
+    query = select(Tenure).where(Tenure.person_id == person_id, Tenure.end_date.is_(None))
+    return list(await db.scalars(query.order_by(Tenure.id)))
 
 
 async def tenures_in_charge_of(db: AsyncSession, topic: str) -> list[int]:

@@ -956,3 +956,22 @@ async def published_sittings(
             Sitting.rule_id.in_(select(ReceptionRule.id).where(ReceptionRule.unit_id.in_(inside)))
         )
     return list(await db.scalars(query.order_by(Sitting.day, Sitting.id).limit(limit)))
+
+
+async def bookings_of_sittings(
+    db: AsyncSession, sitting_ids: Sequence[int]
+) -> dict[int, list[tuple[str, str]]]:
+    """(code, status) of the live bookings (booked or waitlisted) of each sitting, in
+    booking order: what a departing official's handover dossier lists."""
+    rows = await db.execute(
+        select(Booking.sitting_id, Booking.code, Booking.status)
+        .where(
+            Booking.sitting_id.in_(list(sitting_ids)),
+            Booking.status.in_([BookingStatus.booked, BookingStatus.waitlisted]),
+        )
+        .order_by(Booking.sitting_id, Booking.created_at, Booking.id)
+    )
+    found: dict[int, list[tuple[str, str]]] = {}
+    for sitting_id, code, status in rows.tuples():
+        found.setdefault(sitting_id, []).append((code, str(status)))
+    return found

@@ -47,6 +47,19 @@ SESSIONS_REVOKED = ledger_action(
     "吊销账号此前签发的全部会话与令牌",
 )
 
+ROLE_REVOKED = ledger_action(
+    "core.role.revoked",
+    "account",
+    "收回账号的一个角色（如离任后收回与该任职相关的角色）",
+    role="角色",
+    scope="管辖单位编号（null 为全部署）",
+)
+ACCOUNT_DISABLED = ledger_action(
+    "core.account.disabled",
+    "account",
+    "停用账号（如离任且不再担任任何职务）",
+)
+
 MIN_PASSWORD_LENGTH = 8
 
 
@@ -238,3 +251,61 @@ async def purge_login_attempts(db: AsyncSession, before: dt.datetime) -> None:
     from sqlalchemy import delete
 
     await db.execute(delete(LoginAttempt).where(LoginAttempt.at < before))
+
+
+async def retire_tenure_roles(
+    db: AsyncSession,
+    actor: Principal,
+    now: dt.datetime,
+    person_id: int,
+    roles: frozenset[Role],
+    unit_id: int,
+    *,
+    disable: bool,
+) -> list[int]:
+    """After a tenure ends: the person's accounts lose `roles` scoped to the tenure's unit,
+    and are disabled (sessions revoked) when `disable` (no other tenure remains). Ledgered;
+    returns the accounts touched. The caller has checked its own right (the office
+    archiving a handover)."""
+    accounts = list(
+        await db.scalars(
+            select(Account)
+            .where(Account.person_id == person_id)
+            .with_for_update()
+            .order_by(Account.id)
+        )
+    )
+    county = await county_of_unit(db, unit_id)
+    for account in accounts:
+        for grant in [g for g in account.grants if g.scope_unit_id == unit_id and g.role in roles]:
+            account.grants.remove(grant)
+            await db.flush()
+            await _account_ledger(db, actor, now, county, account, ROLE_REVOKED, grant)
+        if disable and not account.disabled:
+            account.disabled = True
+            account.sessions_valid_after = now
+            await db.flush()
+            await _account_ledger(db, actor, now, county, account, ACCOUNT_DISABLED, None)
+    return [a.id for a in accounts]
+
+
+async def _account_ledger(
+    db: AsyncSession,
+    actor: Principal,
+    now: dt.datetime,
+    county: int | None,
+    account: Account,
+    action: str,
+    grant: RoleGrant | None,
+) -> None:
+    payload = {} if grant is None else {"role": grant.role, "scope": grant.scope_unit_id}
+    await ledger.append(
+        db,
+        county=county,
+        actor=actor,
+        action=action,
+        subject=("account", account.id),
+        payload=payload,
+        at=now,
+        role=Role.office.value,
+    )
