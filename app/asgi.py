@@ -40,6 +40,8 @@ from app.core.web import (
     provide_db,
     provide_principal,
 )
+from app.handover import pages as handover_pages
+from app.handover import routes as handover_routes
 from app.jobs import import_all_jobs
 from app.ledger import pages as ledger_pages
 from app.ledger import routes as ledger_routes
@@ -80,6 +82,7 @@ TEMPLATE_DIRS: list[Path | PathLike[Any] | str] = [
     APP_DIR / "ledger" / "templates",
     APP_DIR / "scheduling" / "templates",
     APP_DIR / "ownership" / "templates",
+    APP_DIR / "handover" / "templates",
 ]
 
 
@@ -129,6 +132,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             *deadline_routes.ROUTES,
             *ownership_routes.ROUTES,
             *supervision_routes.ROUTES,
+            *handover_routes.ROUTES,
             *org_pages.ROUTES,
             *ledger_pages.ROUTES,
             *meeting_pages.ROUTES,
@@ -145,6 +149,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             *petition_pages.ROUTES,
             *ownership_pages.ROUTES,
             *ownership_track_pages.ROUTES,
+            *handover_pages.ROUTES,
             *core_pages.ROUTES,
             *(bench_routes.ROUTES if settings.bench_endpoints else []),
             create_static_files_router(

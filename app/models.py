@@ -6,6 +6,7 @@ from __future__ import annotations
 def import_all_models() -> None:
     import app.core.auth.models
     import app.core.models
+    import app.handover.models
     import app.ledger.models
     import app.org.models
     import app.ownership.models

@@ -33,6 +33,10 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "method-not-allowed": (405, "不支持该请求方式"),
     "payload-too-large": (413, "提交的内容太大"),
     "pdf-unavailable": (503, "暂时无法生成 PDF"),
+    "handover-refused": (422, "不能办理该离任交接"),
+    "wrong-pin": (422, "签章密码不正确"),
+    "signing-key-missing": (422, "尚未设置签章密码"),
+    "stale-document": (409, "文件已更新"),
     "internal-error": (500, "系统内部错误"),
 }
 

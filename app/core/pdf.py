@@ -9,9 +9,14 @@ or `fonts-noto-cjk` provide one.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import shutil
 import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Any
 
 from app.core.errors import DomainError
 
@@ -44,20 +49,61 @@ def cjk_font() -> str | None:
     return next((f for f in CJK_FAMILIES if f in families), None)
 
 
-def _render(html: str, base_url: str | None) -> bytes:
+@dataclass(frozen=True, slots=True)
+class PdfAttachment:
+    """A file embedded in the PDF (e.g. the data a document was made from), byte for byte."""
+
+    name: str
+    data: bytes
+    description: str = ""
+    #: PDF 2.0 / PDF/A-3 AFRelationship: Data, Source, Alternative, Supplement, Unspecified.
+    relationship: str = "Unspecified"
+    #: Its creation and modification time (default: now); a fixed one keeps output stable.
+    dated: dt.datetime | None = None
+
+
+def _weasy_attachment(weasyprint: Any, attachment: PdfAttachment) -> Any:
+    return weasyprint.Attachment(
+        file_obj=BytesIO(attachment.data),
+        name=attachment.name,
+        description=attachment.description or None,
+        relationship=attachment.relationship,
+        created=attachment.dated,
+        modified=attachment.dated,
+    )
+
+
+def _render(
+    html: str,
+    base_url: str | None,
+    attachments: Sequence[PdfAttachment] = (),
+    pdf_variant: str | None = None,
+) -> bytes:
     try:
         import weasyprint
     except (ImportError, OSError):
         raise PdfUnavailable(NO_ENGINE) from None
-    document: bytes = weasyprint.HTML(string=html, base_url=base_url).write_pdf()
+    document: bytes = weasyprint.HTML(string=html, base_url=base_url).write_pdf(
+        attachments=[_weasy_attachment(weasyprint, a) for a in attachments] or None,
+        pdf_variant=pdf_variant,
+    )
     return document
 
 
-async def render_pdf(html: str, base_url: str | None = None) -> bytes:
-    """The PDF of `html` (whose CSS should name `font_family()`), rendered off the loop."""
+async def render_pdf(
+    html: str,
+    base_url: str | None = None,
+    *,
+    attachments: Sequence[PdfAttachment] = (),
+    pdf_variant: str | None = None,
+) -> bytes:
+    """The PDF of `html` (whose CSS should name `font_family()`), rendered off the loop.
+
+    `attachments` are embedded as files; `pdf_variant` is WeasyPrint's (e.g. "pdf/a-3b").
+    """
     if cjk_font() is None:
         raise PdfUnavailable(NO_FONT)
-    return await asyncio.to_thread(_render, html, base_url)
+    return await asyncio.to_thread(_render, html, base_url, attachments, pdf_variant)
 
 
 def font_family() -> str:

@@ -233,7 +233,7 @@ async def test_every_organisation_change_writes_its_documented_entry_to_the_coun
         )
         person = await org.create_person(db, admin, now, PersonIn("王秀英", "女", county.county))
         post = await org.create_post(
-            db, admin, now, PostIn(unit.id, "党委书记", ReceptionRole.township_secretary)
+            db, admin, now, PostIn(unit.id, "党委副书记", ReceptionRole.township_secretary)
         )
         tenure = await org.appoint(
             db, admin, now, TenureIn(person.id, post.id, dt.date(2026, 3, 1), ["信访"])
@@ -256,7 +256,7 @@ async def test_every_organisation_change_writes_its_documented_entry_to_the_coun
         {"county": county.county},
         {
             "unit": unit.id,
-            "title": "党委书记",
+            "title": "党委副书记",
             "reception_role": "township_secretary",
             "single_holder": True,
         },

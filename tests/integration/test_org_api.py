@@ -140,6 +140,20 @@ async def test_a_successor_starts_on_the_day_the_predecessor_leaves(
     client: Client, county: County
 ) -> None:
     headers = await bearer(client, "admin")
+    refused = await client.post(
+        f"/api/v1/tenures/{county.tenure}/end",
+        headers=headers,
+        json={"end_date": "2026-03-10", "reason": "调任"},
+    )
+    assert refused.status_code == 409
+    assert "信访工作离任交接" in refused.json()["detail"]
+    # The admin may lift the requirement for a post; then it ends as any other tenure.
+    marked = await client.put(
+        f"/api/v1/posts/{county.secretary_post}/handover-required",
+        headers=headers,
+        json={"required": False},
+    )
+    assert marked.status_code == 200
     ended = await client.post(
         f"/api/v1/tenures/{county.tenure}/end",
         headers=headers,
