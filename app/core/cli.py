@@ -361,6 +361,7 @@ def demo_load(if_empty: bool) -> None:
                 lambda n: bar.advance(task, n),
                 secrets=Secrets(keys.KeyRing(settings.keys_dir)),
                 profile=profile_for_jurisdiction(settings.jurisdiction),
+                keys_dir=settings.keys_dir,
             ).run()
         return "演示县已载入。"
 

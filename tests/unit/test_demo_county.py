@@ -279,5 +279,14 @@ def test_the_leader_account_belongs_to_a_current_county_leader(county: DemoCount
     assert any(t.person == leader.person and t.post in leader_posts for t in current(county))
     person = next(p for p in county.persons if p.key == leader.person)
     assert person.name in leader.display_name
-    others = [a for a in county.accounts if a is not leader]
+    others = [a for a in county.accounts if a is not leader and a.username != "office"]
     assert all(a.person is None for a in others)
+
+
+def test_the_office_account_has_a_person_of_its_own_to_sign_handovers(
+    county: DemoCounty,
+) -> None:
+    (office,) = [a for a in county.accounts if a.roles == ("office",)]
+    person = next(p for p in county.persons if p.key == office.person)
+    assert person.name in office.display_name
+    assert not any(t.person == person.key for t in county.tenures)
