@@ -14,13 +14,12 @@ its checks on the page it answers.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect, Template
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Principal, allow, signed_in
@@ -32,7 +31,7 @@ from app.core.web import flash, nav_item, page, runtime_of
 from app.handover import document, services, workflow
 from app.handover import review_services as reviews
 from app.handover import sign_services as signing
-from app.handover.models import Handover, HandoverPost
+from app.handover.models import Handover
 from app.handover.routes import (
     WRONG_PASSWORD,
     WRONG_PASSWORD_ENROL,
@@ -40,7 +39,6 @@ from app.handover.routes import (
     ledger_access,
     password_again,
     pdf_response,
-    signatures_of,
     signer_step,
     signing_keys,
     step_label,
@@ -50,7 +48,7 @@ from app.handover.schemas import VerdictOut
 from app.handover.workflow import HandoverStatus, Reason, Step
 from app.ledger.checkpoints import verifiers
 from app.org import services as org
-from app.org.models import Post, Tenure, Unit
+from app.org.models import Tenure
 
 URL = "/handovers"
 MINE_URL = f"{URL}/mine"
@@ -207,46 +205,6 @@ def private(template: Template) -> Template:
 # ---------------------------------------------------------------- choices
 
 
-async def tenures_in_scope(
-    db: AsyncSession, actor: Principal, today: dt.date, *, include_future: bool
-) -> list[Tenure]:
-    """Tenures not ended by today at the units the office's scope reaches; with
-    `include_future`, also those starting later (a successor appointed from the effective
-    date)."""
-    paths = actor.scope_paths({Role.office})
-    if paths == []:
-        return []
-    query = (
-        select(Tenure)
-        .join(Post, Post.id == Tenure.post_id)
-        .join(Unit, Unit.id == Post.unit_id)
-        .where(or_(Tenure.end_date.is_(None), Tenure.end_date > today))
-        .order_by(Unit.path, Post.id, Tenure.start_date, Tenure.id)
-    )
-    if paths is not None:
-        query = query.where(or_(*(Unit.path.startswith(p) for p in paths)))
-    if not include_future:
-        query = query.where(Tenure.start_date <= today)
-    return list(await db.scalars(query))
-
-
-async def required_posts(db: AsyncSession, tenures: Iterable[Tenure]) -> set[int]:
-    """Of these tenures' posts, those whose holder must hand over on leaving (a mark on
-    the post, or its title: 乡镇党委书记、街道党工委书记、县级机关党委书记)."""
-    posts = {t.post_id: t.post.title for t in tenures}
-    if not posts:
-        return set()
-    found = await db.execute(
-        select(HandoverPost.post_id, HandoverPost.required).where(HandoverPost.post_id.in_(posts))
-    )
-    marks = {post: required for post, required in found.tuples()}
-    return {
-        post
-        for post, title in posts.items()
-        if workflow.requires_handover(title, workflow.DEFAULT_REQUIRED_TITLES, marks.get(post))
-    }
-
-
 def tenure_label(t: Tenure, today: dt.date) -> str:
     since = f"，{day(t.start_date)}起" if t.start_date > today else ""
     return f"{t.person.name}（{t.post.unit.name}{t.post.title}{since}）"
@@ -256,10 +214,12 @@ async def departing_choices(ctx: Ctx) -> list[tuple[int, str]]:
     """Open tenures in scope, those of posts that require a handover first."""
     tenures = [
         t
-        for t in await tenures_in_scope(ctx.db, ctx.actor, ctx.today, include_future=False)
+        for t in await org.tenures_holding(
+            ctx.db, ctx.actor.scope_paths({Role.office}), ctx.today, include_future=False
+        )
         if t.end_date is None
     ]
-    required = await required_posts(ctx.db, tenures)
+    required = await services.required_posts(ctx.db, tenures)
     first = [t for t in tenures if t.post_id in required]
     rest = [t for t in tenures if t.post_id not in required]
     return [(t.id, tenure_label(t, ctx.today) + "（须办理离任交接）") for t in first] + [
@@ -268,7 +228,8 @@ async def departing_choices(ctx: Ctx) -> list[tuple[int, str]]:
 
 
 async def receiver_choices(ctx: Ctx) -> list[tuple[int, str]]:
-    tenures = await tenures_in_scope(ctx.db, ctx.actor, ctx.today, include_future=True)
+    paths = ctx.actor.scope_paths({Role.office})
+    tenures = await org.tenures_holding(ctx.db, paths, ctx.today, include_future=True)
     return [(t.id, tenure_label(t, ctx.today)) for t in tenures]
 
 
@@ -281,19 +242,13 @@ async def between_choices(db: AsyncSession, handover: Handover) -> list[tuple[in
             f"{handover.receiver_tenure.person.name}（{receiving_label(handover)}）"
         ),
     }
-    others = await db.scalars(
-        select(Tenure)
-        .join(Post, Post.id == Tenure.post_id)
-        .where(Post.unit_id == handover.tenure.post.unit_id, Tenure.end_date.is_(None))
-        .order_by(Post.id, Tenure.id)
-    )
-    for t in others:
+    for t in await org.open_tenures_at(db, handover.tenure.post.unit_id):
         found.setdefault(t.person_id, f"{t.person.name}（{t.post.unit.name}{t.post.title}）")
     return list(found.items())
 
 
 def receiving_label(handover: Handover) -> str:
-    return workflow.INTERIM_LABEL if handover.interim else workflow.STEP_LABELS[Step.receiving]
+    return workflow.signer_label(Step.receiving, handover.interim)
 
 
 # ---------------------------------------------------------------- the list
@@ -444,7 +399,7 @@ async def render_show(
             snapshot=document.local_time(dossier.snapshot_at),
             figures=document.figure_rows(dossier.figures),
             chart=document.figures_chart(dossier.figures),
-            signatures=await signatures_of(ctx.db, handover.id),
+            signatures=await services.signatures_of(ctx.db, handover.id),
             step_label=lambda s: step_label(handover, Step(s)),
             awaited=workflow.awaited_step(HandoverStatus(handover.status)),
             forms=forms,

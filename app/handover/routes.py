@@ -14,7 +14,6 @@ import datetime as dt
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post, put
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import services as auth
@@ -109,18 +108,7 @@ def signer_step(handover: Handover, access: services.Access) -> Step | None:
 
 
 def step_label(handover: Handover, step: Step) -> str:
-    if step == Step.receiving and handover.interim:
-        return workflow.INTERIM_LABEL
-    return workflow.STEP_LABELS[step]
-
-
-async def signatures_of(db: AsyncSession, handover_id: int) -> list[HandoverSignature]:
-    rows = await db.scalars(
-        select(HandoverSignature)
-        .where(HandoverSignature.handover_id == handover_id)
-        .order_by(HandoverSignature.id)
-    )
-    return list(rows)
+    return workflow.signer_label(step, handover.interim)
 
 
 async def dossier_of(
@@ -204,7 +192,7 @@ async def handover_out(
     return HandoverOut(
         **brief_fields(h),
         awaited_step=str(awaited) if awaited else None,
-        signatures=[signature_out(h, s) for s in await signatures_of(db, h.id)],
+        signatures=[signature_out(h, s) for s in await services.signatures_of(db, h.id)],
         dossier_frozen=frozen,
         dossier=dossier,
         dossier_sha256=h.dossier_sha256 if frozen else None,

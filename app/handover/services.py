@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import msgspec
@@ -21,7 +22,7 @@ from app.core.clock import SHANGHAI
 from app.core.errors import Conflict, Forbidden, NotFound, RuleViolation
 from app.handover import dossier as d
 from app.handover import workflow
-from app.handover.models import Handover, HandoverPost
+from app.handover.models import Handover, HandoverPost, HandoverSignature
 from app.handover.workflow import HandoverStatus
 from app.ledger import services as ledger
 from app.ledger.rules import ledger_action
@@ -105,6 +106,22 @@ async def mark_post(
         at=now,
         role=Role.admin.value,
     )
+
+
+async def required_posts(db: AsyncSession, tenures: Iterable[Tenure]) -> set[int]:
+    """Of these tenures' posts, those whose holder must hand over on leaving."""
+    posts = {t.post_id: t.post.title for t in tenures}
+    if not posts:
+        return set()
+    found = await db.execute(
+        select(HandoverPost.post_id, HandoverPost.required).where(HandoverPost.post_id.in_(posts))
+    )
+    marks = {post: required for post, required in found.tuples()}
+    return {
+        post
+        for post, title in posts.items()
+        if workflow.requires_handover(title, workflow.DEFAULT_REQUIRED_TITLES, marks.get(post))
+    }
 
 
 @tenure_reference_check("handover")
@@ -569,6 +586,15 @@ async def build_dossier(db: AsyncSession, handover: Handover, now: dt.datetime) 
             unfinished=handover.notes_unfinished,
         ),
     )
+
+
+async def signatures_of(db: AsyncSession, handover_id: int) -> list[HandoverSignature]:
+    rows = await db.scalars(
+        select(HandoverSignature)
+        .where(HandoverSignature.handover_id == handover_id)
+        .order_by(HandoverSignature.id)
+    )
+    return list(rows)
 
 
 def stored_dossier(handover: Handover) -> d.Dossier | None:

@@ -254,9 +254,7 @@ def _require_signer(handover: Handover, actor: Principal, step: Step, access: Ac
         Step.office: access.office and not (access.departing or access.receiving),
     }[step]
     if not allowed:
-        who = workflow.STEP_LABELS[step]
-        if step == Step.receiving and handover.interim:
-            who = workflow.INTERIM_LABEL
+        who = workflow.signer_label(step, handover.interim)
         raise Forbidden(f"现在等待{who}签字，您不能代签。")
 
 

@@ -58,6 +58,12 @@ STEP_LABELS: Final[Mapping[Step, str]] = {
 }
 INTERIM_LABEL: Final = "临时接收人"
 
+
+def signer_label(step: Step, interim: bool) -> str:
+    """Who signs a step: the receiving side is the 临时接收人 when no successor is appointed."""
+    return INTERIM_LABEL if step == Step.receiving and interim else STEP_LABELS[step]
+
+
 #: Which signature each status waits for, and the status after it.
 _NEXT: Final[Mapping[HandoverStatus, tuple[Step, HandoverStatus]]] = {
     HandoverStatus.rendered: (Step.departing, HandoverStatus.signed_departing),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Principal, require_scope
@@ -610,6 +610,37 @@ async def counties_under(db: AsyncSession, paths: list[str]) -> list[int]:
         for uid, path in rows.tuples()
         if any(path.startswith(p) or p.startswith(path) for p in paths)
     ]
+
+
+async def tenures_holding(
+    db: AsyncSession, paths: list[str] | None, today: dt.date, *, include_future: bool
+) -> list[Tenure]:
+    """Tenures not ended by today at units under these scope paths (None: everywhere);
+    with `include_future`, also those starting later (a successor appointed ahead)."""
+    if paths == []:
+        return []
+    query = (
+        select(Tenure)
+        .join(Post, Post.id == Tenure.post_id)
+        .join(Unit, Unit.id == Post.unit_id)
+        .where(or_(Tenure.end_date.is_(None), Tenure.end_date > today))
+        .order_by(Unit.path, Post.id, Tenure.start_date, Tenure.id)
+    )
+    if paths is not None:
+        query = query.where(or_(*(Unit.path.startswith(p) for p in paths)))
+    if not include_future:
+        query = query.where(Tenure.start_date <= today)
+    return list(await db.scalars(query))
+
+
+async def open_tenures_at(db: AsyncSession, unit_id: int) -> list[Tenure]:
+    """The unit's tenures that have not ended, by post."""
+    query = (
+        select(Tenure)
+        .join(Post, Post.id == Tenure.post_id)
+        .where(Post.unit_id == unit_id, Tenure.end_date.is_(None))
+    )
+    return list(await db.scalars(query.order_by(Post.id, Tenure.id)))
 
 
 async def open_tenures_of(db: AsyncSession, person_id: int) -> list[Tenure]:
