@@ -18,7 +18,7 @@ from app.core.clock import Clock, local_today
 from app.core.errors import DomainError
 from app.core.web import flash, nav_item, page
 
-nav_item("首页", "/", frozenset(Role), order=0)
+nav_item("首页", "/", frozenset(Role), order=0, own_records=True)
 nav_item("账号", "/admin/accounts", {Role.admin}, order=80)
 nav_item("节假日", "/admin/calendar", {Role.admin}, order=90)
 

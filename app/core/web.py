@@ -109,6 +109,10 @@ async def access_guard(
         return
     if principal is None:
         raise NotAuthenticated("请先登录。")
+    if access.own_records:
+        return
+    if principal.disabled:
+        raise Forbidden("您的账号已停用，只能查阅本人的离任交接档案。")
     if not principal.has_any(access.roles):
         raise Forbidden("您的账号角色无权访问此功能。")
 
@@ -122,19 +126,33 @@ class NavItem:
     href: str
     roles: frozenset[Role]
     order: int = 50
+    own_records: bool = False  # also shown to an account without roles (disabled)
 
 
 NAV: list[NavItem] = []
 
 
-def nav_item(label: str, href: str, roles: frozenset[Role] | set[Role], order: int = 50) -> None:
-    NAV.append(NavItem(label, href, frozenset(roles), order))
+def nav_item(
+    label: str,
+    href: str,
+    roles: frozenset[Role] | set[Role],
+    order: int = 50,
+    *,
+    own_records: bool = False,
+) -> None:
+    NAV.append(NavItem(label, href, frozenset(roles), order, own_records))
+
+
+def _shown(item: NavItem, principal: Principal) -> bool:
+    if not principal.grants:
+        return item.own_records
+    return principal.has_any(item.roles)
 
 
 def _nav_for(principal: Principal | None, path: str) -> list[dict[str, Any]]:
     if principal is None:
         return []
-    items = sorted((i for i in NAV if principal.has_any(i.roles)), key=lambda i: i.order)
+    items = sorted((i for i in NAV if _shown(i, principal)), key=lambda i: i.order)
     return [
         {
             "label": i.label,

@@ -22,7 +22,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth.access import Principal, allow, signed_in
+from app.core.auth.access import Principal, allow, own_records, signed_in
 from app.core.auth.roles import REVIEWER_ROLES, ROLE_LABELS, STAFF_ROLES, Role
 from app.core.clock import SHANGHAI, Clock
 from app.core.errors import DomainError, NotFound
@@ -70,7 +70,7 @@ REVIEWER_ROLES_ORDER = (
 
 nav_item("离任交接", URL, {Role.office}, order=39)
 nav_item("交接档案", URL, REVIEWER_ROLES, order=39)
-nav_item("我的离任交接", MINE_URL, {Role.leader}, order=39)
+nav_item("我的离任交接", MINE_URL, {Role.leader}, order=39, own_records=True)
 nav_item("签章密码", KEY_URL, STAFF_ROLES, order=76)
 
 
@@ -551,7 +551,7 @@ class HandoverPages(Controller):
     path = URL
     include_in_schema = False
 
-    @get("/", opt=signed_in())
+    @get("/", opt=own_records())
     async def index(
         self, request: Request[Any, Any, Any], db: AsyncSession, actor: Principal, clock: Clock
     ) -> Template:
@@ -559,7 +559,7 @@ class HandoverPages(Controller):
         reviewers the archived ones in their scope."""
         return await render_list(Ctx(request, db, actor, clock), own_only=False)
 
-    @get("/mine", opt=signed_in())
+    @get("/mine", opt=own_records())
     async def mine(
         self, request: Request[Any, Any, Any], db: AsyncSession, actor: Principal, clock: Clock
     ) -> Template:
@@ -590,7 +590,7 @@ class HandoverPages(Controller):
         flash(request, "已发起离任交接。请离任领导填写交接事项，生成交接书后依次签字。")
         return Redirect(path=handover_url(handover.id), status_code=303)
 
-    @get("/{handover_id:int}", opt=signed_in())
+    @get("/{handover_id:int}", opt=own_records())
     async def show(
         self,
         request: Request[Any, Any, Any],
@@ -603,7 +603,7 @@ class HandoverPages(Controller):
         of whoever may act; 404 for anyone who may not see it."""
         return await render_show(Ctx(request, db, actor, clock), handover_id)
 
-    @get("/{handover_id:int}/document.pdf", opt=signed_in())
+    @get("/{handover_id:int}/document.pdf", opt=own_records())
     async def document(
         self,
         db: AsyncSession,

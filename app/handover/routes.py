@@ -17,7 +17,7 @@ from litestar import Controller, Request, Response, get, post, put
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import services as auth
-from app.core.auth.access import Principal, allow, signed_in
+from app.core.auth.access import Principal, allow, own_records, signed_in
 from app.core.auth.roles import REVIEWER_ROLES, Role
 from app.core.auth.routes import remote_of
 from app.core.clock import Clock
@@ -243,7 +243,7 @@ class HandoverApi(Controller):
     path = API
     tags = ("handovers",)
 
-    @get("/", opt=signed_in())
+    @get("/", opt=own_records())
     async def index(self, db: AsyncSession, actor: Principal) -> list[HandoverBrief]:
         """The handovers the caller may see: the office its scope's, the departing and
         receiving persons their own, reviewers the archived ones in their scope."""
@@ -260,7 +260,7 @@ class HandoverApi(Controller):
         handover = await services.open_handover(db, actor, clock.now(), data)
         return await handover_out(db, actor, handover.id, clock.now())
 
-    @get("/{handover_id:int}", opt=signed_in())
+    @get("/{handover_id:int}", opt=own_records())
     async def show(
         self, db: AsyncSession, actor: Principal, clock: Clock, handover_id: int
     ) -> HandoverOut:
@@ -335,7 +335,7 @@ class HandoverApi(Controller):
         handover = await services.withdraw(db, actor, clock.now(), handover_id)
         return await handover_out(db, actor, handover.id, clock.now())
 
-    @get("/{handover_id:int}/document.pdf", opt=signed_in(), media_type="application/pdf")
+    @get("/{handover_id:int}/document.pdf", opt=own_records(), media_type="application/pdf")
     async def document(
         self, db: AsyncSession, actor: Principal, clock: Clock, handover_id: int
     ) -> Response[bytes]:
@@ -370,7 +370,7 @@ class HandoverApi(Controller):
         )
         return verdict_out(verdict)
 
-    @get("/{handover_id:int}/reviews", opt=signed_in())
+    @get("/{handover_id:int}/reviews", opt=own_records())
     async def list_reviews(
         self, db: AsyncSession, actor: Principal, handover_id: int
     ) -> list[ReviewOut]:

@@ -437,7 +437,8 @@ async def _retire_roles(
     unit_id: int,
 ) -> None:
     """The person's leader role at the post's unit goes unless another of their tenures is
-    at that unit; the account is disabled when no other tenure remains."""
+    at that unit; the account is disabled when no other tenure remains — it then signs in
+    only to read the person's own handovers, the copy §7 of the practice leaves them."""
     others = [
         t for t in await org.open_tenures_of(db, handover.person_id) if t.id != handover.tenure_id
     ]

@@ -25,6 +25,7 @@ from app.core.clock import SHANGHAI
 from app.core.db import transaction
 from app.core.keys import KeyRing, handover_ca_certificate_pem
 from app.core.personal_data import Secrets
+from app.handover import services as handover_services
 from app.handover import sign_services as signatures
 from app.handover import signing
 from app.handover.models import Handover, HandoverSignature
@@ -112,6 +113,14 @@ async def test_the_demo_has_one_archived_and_one_in_progress_handover(
 
     accounts = await _accounts(factory)
     assert accounts[ARCHIVED_USERS[0]].disabled  # 调任 out of the county: no tenure left
+    async with factory() as db:
+        former = await auth_services.principal_for(
+            db, accounts[ARCHIVED_USERS[0]].id, HandoverClock(TODAY).now() + dt.timedelta(days=1)
+        )
+        assert former is not None and former.disabled and not former.grants
+        assert [h.id for h in await handover_services.visible_handovers(db, former)] == [
+            archived.id
+        ]
     assert not accounts[ARCHIVED_USERS[1]].disabled
     assert accounts["office"].person_id is not None
 

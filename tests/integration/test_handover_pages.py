@@ -29,7 +29,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
 from app.core.auth.access import Principal
-from app.core.auth.models import LoginAttempt
+from app.core.auth.models import Account, LoginAttempt
 from app.core.auth.roles import Role
 from app.core.clock import FixedClock
 from app.core.db import transaction
@@ -596,6 +596,40 @@ async def test_after_the_archive_reviewers_see_it_and_a_leader_who_is_neither_pa
     page = await client.get(url)
     assert "反映离任领导本人的信访事项（仅纪委可见）" in page.text
     assert world.accusing in page.text
+
+
+async def test_a_departed_official_without_a_post_keeps_only_his_own_archived_copy(
+    client: Client, world: World
+) -> None:
+    """§6 disables the account of an official left with no tenure; §7 lets him keep read
+    access to his own archived handover: the disabled account signs in without any role
+    and reaches that copy and nothing else."""
+    admin = await actor(world, "admin")
+    await world.desk.end_tenure(admin, world.cases.zhang_tenure, TODAY)  # no longer 副县长
+    handover_id = await archived(world)
+    url = f"/handovers/{handover_id}"
+    async with world.factory() as db:
+        account = await db.scalar(select(Account).where(Account.username == "leader"))
+    assert account is not None and account.disabled
+
+    await sign_in(client, "leader")
+    home = (await client.get("/")).text
+    assert "已停用" in home and 'href="/handovers/mine"' in home and 'href="/cases' not in home
+    assert url in (await client.get("/handovers/mine")).text
+    entries = await count(world.factory, LedgerEntry)
+    assert (await client.get(url)).status_code == 200
+    download = await client.get(f"{url}/document.pdf")
+    assert download.status_code == 200 and download.content.startswith(b"%PDF")
+    assert await count(world.factory, LedgerEntry) == entries + 2  # both accesses ledgered
+    for elsewhere in ("/cases/mine", "/handovers/new", "/signing-key", "/rosters"):
+        refused = await client.get(elsewhere)
+        assert refused.status_code == 403, elsewhere
+        assert "账号已停用，只能查阅本人的离任交接档案" in refused.text, elsewhere
+
+    headers = await bearer(client, "leader")
+    assert (await client.get(f"/api/v1/handovers/{handover_id}", headers=headers)).is_success
+    key = await client.get("/api/v1/signing-key", headers=headers)
+    assert key.status_code == 403 and key.headers["content-type"] == PROBLEM
 
 
 async def test_a_reviewer_verifies_and_marks_the_archive_reviewed(

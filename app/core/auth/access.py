@@ -1,6 +1,6 @@
 """Who may call what: every route declares its access; anything undeclared is refused.
 
-Routes say `opt=allow(Role.admin)` (or `public()`, or `signed_in()`); the app-wide guard
+Routes say `opt=allow(Role.admin)` (or `public()`, `signed_in()`, `own_records()`); the guard
 loads the caller — a Bearer token under /api, the session cookie on pages — and refuses
 whatever the declaration does not allow. Scope (which units a role reaches) is checked by
 services with `require_scope`, since it depends on the record being touched.
@@ -34,6 +34,9 @@ class Principal:
     display_name: str
     person_id: int | None
     grants: tuple[Grant, ...] = field(default=())
+    #: The account is disabled (its holder left every post): no role acts, and only
+    #: routes open to `own_records()` answer — the person's own archived handovers.
+    disabled: bool = False
 
     @property
     def roles(self) -> frozenset[Role]:
@@ -66,6 +69,9 @@ class Principal:
 class Access:
     public: bool = False
     roles: frozenset[Role] = frozenset()
+    #: Also open to a signed-in account without any role (a disabled account): the
+    #: service shows such a caller only records about their own person.
+    own_records: bool = False
 
 
 def public() -> dict[str, Any]:
@@ -74,6 +80,12 @@ def public() -> dict[str, Any]:
 
 def signed_in() -> dict[str, Any]:
     return {"access": Access(roles=frozenset(Role))}
+
+
+def own_records() -> dict[str, Any]:
+    """Any signed-in account, a disabled one included: routes that read records about the
+    caller's own person, such as the archived 交接书 a departed official keeps a copy of."""
+    return {"access": Access(roles=frozenset(Role), own_records=True)}
 
 
 def allow(*roles: Role) -> dict[str, Any]:

@@ -65,7 +65,7 @@ class LoginPages(Controller):
                 request,
                 "login.html",
                 status_code=401,
-                error="用户名或密码不正确，或账号已停用。",
+                error="用户名或密码不正确。",
                 username=username,
                 next=target,
             )

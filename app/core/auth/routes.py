@@ -40,9 +40,7 @@ class AuthController(Controller):
         )
         if account is None:
             # Returned, not raised: the failed attempt must be committed to count.
-            return problem_response(
-                request, "invalid-credentials", "用户名或密码不正确，或账号已停用。"
-            )
+            return problem_response(request, "invalid-credentials", "用户名或密码不正确。")
         ttl = settings.token_ttl_minutes * 60
         token = tokens.issue(runtime_of(request).token_key, account.id, int(now.timestamp()), ttl)
         return TokenResponse(access_token=token, token_type="Bearer", expires_in=ttl)

@@ -57,7 +57,7 @@ ROLE_REVOKED = ledger_action(
 ACCOUNT_DISABLED = ledger_action(
     "core.account.disabled",
     "account",
-    "停用账号（如离任且不再担任任何职务）",
+    "停用账号（如离任且不再担任任何职务）：此后不再具有任何角色，仅可登录查阅本人的离任交接档案",
 )
 
 MIN_PASSWORD_LENGTH = 8
@@ -190,7 +190,7 @@ async def authenticate(
         raise TooManyAttempts(f"该账号登录失败次数过多，请 {minutes} 分钟后再试。")
     account = await db.scalar(select(Account).where(func.lower(Account.username) == key))
     ok = password_matches(account.password_hash if account else _DUMMY_HASH, password)
-    ok = ok and account is not None and not account.disabled
+    ok = ok and account is not None
     db.add(LoginAttempt(username=key, remote=remote[:64], succeeded=ok, at=now))
     await db.flush()
     return account if ok else None
@@ -199,11 +199,16 @@ async def authenticate(
 async def principal_for(
     db: AsyncSession, account_id: int, issued_at: dt.datetime
 ) -> Principal | None:
-    """The signed-in principal, or None if the account is gone, disabled, or its sessions
-    were revoked after this credential was issued."""
+    """The signed-in principal, or None if the account is gone or its sessions were revoked
+    after this credential was issued. A disabled account signs in without any role: only
+    `own_records()` routes answer it (its holder's archived handovers)."""
     account = await db.get(Account, account_id)
-    if account is None or account.disabled or issued_at < account.sessions_valid_after:
+    if account is None or issued_at < account.sessions_valid_after:
         return None
+    if account.disabled:
+        return Principal(
+            account.id, account.username, account.display_name, account.person_id, disabled=True
+        )
     grants = []
     for grant in account.grants:
         path, name = await _scope_path(db, grant.scope_unit_id)
@@ -264,7 +269,8 @@ async def retire_tenure_roles(
     disable: bool,
 ) -> list[int]:
     """After a tenure ends: the person's accounts lose `roles` scoped to the tenure's unit,
-    and are disabled (sessions revoked) when `disable` (no other tenure remains). Ledgered;
+    and are disabled (sessions revoked) when `disable` (no other tenure remains): a disabled
+    account keeps no role and signs in only to read its holder's own records. Ledgered;
     returns the accounts touched. The caller has checked its own right (the office
     archiving a handover)."""
     accounts = list(

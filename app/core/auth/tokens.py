@@ -1,7 +1,8 @@
 """Bearer tokens for the API: `v1.<account>.<issued>.<expires>.<mac>`, HMAC-SHA256 signed.
 
 Stateless to check, yet revocable: an account's `sessions_valid_after` refuses every
-token issued before it, and a disabled account is refused whatever its token says.
+token issued before it, and a disabled account's token carries no role at all (it reaches
+only `own_records()` routes).
 """
 
 from __future__ import annotations
