@@ -8,7 +8,8 @@ change — published through `services.publish`, so dropped sittings are cancell
 SEQUENCE + 1, the successor's are added, bookings follow (`booking_services.follow_roster`)
 and each citizen is told through the change-notice job and the outbox. A sitting the
 successor cannot take is cancelled and a normal re-plan (CP-SAT, fewest changes against the
-published roster) is drafted to fill it, so no hole is left silently.
+published roster) is drafted to fill it, so no hole is left silently. The departing
+official's pins from the effective date go too, unless another post of theirs stands on them.
 
 Everything runs in the caller's transaction (the archive) and never commits.
 """
@@ -32,6 +33,7 @@ from app.scheduling import services
 from app.scheduling.booking_services import BookingStatus
 from app.scheduling.models import (
     Booking,
+    Pin,
     ReceptionRule,
     Roster,
     RosterAssignment,
@@ -63,6 +65,9 @@ class SittingsHandedOver:
     replan_roster_id: int | None
     #: The roster version the handover published, if any.
     roster_id: int | None = None
+    #: The departing official's pins (fixed sittings) from the effective date that no other
+    #: post of theirs can stand on: removed, each with its `schedule.pin.removed` entry.
+    pins_removed: int = 0
 
 
 async def future_sittings_of(
@@ -183,6 +188,37 @@ async def _taken_by_successor(
 
 
 # --------------------------------------------------------------------------- locks
+
+
+def _stands(tenure: Tenure, rule: ReceptionRule, day: dt.date) -> bool:
+    end = tenure.end_date or tenure.planned_end
+    in_post = tenure.start_date <= day and (end is None or day < end)
+    return in_post and (tenure.post_id in rule.pool_posts or tenure.post_id in rule.fallback_posts)
+
+
+async def _lock_pins(
+    db: AsyncSession, departing: Tenure, county_id: int, start: dt.date
+) -> list[Pin]:
+    """The departing person's pins in the county from `start` on that no other tenure of
+    theirs stands on that day: a pin naming someone out of post would bind every later
+    solve (the re-plan's included). Locked here, before any ledger entry."""
+    rules = {r.id: r for r in await services.rules_of(db, county_id)}
+    pins = await db.scalars(
+        select(Pin)
+        .where(Pin.person_id == departing.person_id, Pin.rule_id.in_(list(rules)), Pin.day >= start)
+        .order_by(Pin.id)
+        .with_for_update()
+    )
+    others = [t for t in await org.open_tenures_of(db, departing.person_id) if t.id != departing.id]
+    return [p for p in pins if not any(_stands(t, rules[p.rule_id], p.day) for t in others)]
+
+
+async def _remove_pins(
+    db: AsyncSession, actor: Principal, now: dt.datetime, pins: Sequence[Pin]
+) -> int:
+    for pin in pins:
+        await services.remove_pin(db, actor, now, pin.id)
+    return len(pins)
 
 
 async def _lock_followers(db: AsyncSession, leaving: Sequence[Sitting]) -> list[int]:
@@ -351,9 +387,11 @@ async def hand_over_sittings(
     county = await org.get_unit(db, county_id)
     require_scope(actor, services.EDITORS, county.path, "交接离任领导的接访安排")
     start = max(from_day, now.astimezone(SHANGHAI).date())
+    pins = await _lock_pins(db, departing, county_id, start)
     leaving = await future_sittings_of(db, departing.id, start, lock=True)
     if not leaving:
-        return SittingsHandedOver([], [], 0, 0, None)
+        removed = await _remove_pins(db, actor, now, pins)
+        return SittingsHandedOver([], [], 0, 0, None, pins_removed=removed)
     following = await _lock_followers(db, leaving)
     latest = await _lock_published(db, county_id)
     taken = await _taken_by_successor(db, successor, departing, leaving)
@@ -364,6 +402,7 @@ async def hand_over_sittings(
     rows = _rows(live, leaving, taken, successor)
     roster = await _handover_version(db, now, county_id, latest, rows, period)
     await services.publish(db, actor, now, roster.id)
+    removed = await _remove_pins(db, actor, now, pins)
     moved = await db.scalars(
         select(Sitting.id).where(Sitting.roster_id == roster.id).order_by(Sitting.day, Sitting.id)
     )
@@ -377,4 +416,5 @@ async def hand_over_sittings(
         bookings_cancelled=bookings_cancelled,
         replan_roster_id=replan.id if replan else None,
         roster_id=roster.id,
+        pins_removed=removed,
     )

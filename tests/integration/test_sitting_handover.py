@@ -32,8 +32,8 @@ from app.scheduling.handover_services import (
     future_sittings_of,
     hand_over_sittings,
 )
-from app.scheduling.models import Booking, OutboxMessage, ReceptionRule, Roster, Sitting
-from app.scheduling.schemas import UnavailabilityIn
+from app.scheduling.models import Booking, OutboxMessage, Pin, ReceptionRule, Roster, Sitting
+from app.scheduling.schemas import PinIn, UnavailabilityIn
 from tests.integration.conftest import SYSTEM, County
 from tests.integration.sittings_setup import (
     Reception,
@@ -260,6 +260,31 @@ async def test_with_no_successor_every_future_sitting_is_unfilled_and_replanned(
     assert all(s.person_id == departure.reception.other_leader for s in targets)
     texts = await _messages(factory, clock, keys_dir)
     assert len(texts) == 2
+
+
+async def test_the_departing_officials_pins_from_the_effective_date_are_removed(
+    factory: Factory, clock: FixedClock, departure: Departure
+) -> None:
+    """A pin naming someone out of post would bind every later solve; one before the
+    effective date is history and stays."""
+    rule, later = departure.reception.rule, EFFECTIVE + dt.timedelta(days=1)
+    async with transaction(factory) as db:
+        kept = await services.add_pin(
+            db, SYSTEM, clock.now(), PinIn(rule, BEFORE, departure.reception.leader)
+        )
+        gone = await services.add_pin(
+            db, SYSTEM, clock.now(), PinIn(rule, later, departure.reception.leader)
+        )
+        kept_id, gone_id = kept.id, gone.id
+    done = await _hand_over(factory, clock, departure, departure.successor)
+    assert done.pins_removed == 1
+    async with factory() as db:
+        left = list(await db.scalars(select(Pin.id).where(Pin.rule_id == rule)))
+    assert left == [kept_id]
+    assert [a for a, _ in await entries(factory, "pin", gone_id)] == [
+        "schedule.pin.added",
+        "schedule.pin.removed",
+    ]
 
 
 async def test_a_tenure_without_future_sittings_changes_nothing(
