@@ -377,6 +377,7 @@ def demo_accounts() -> None:
 def print_demo_accounts() -> None:
     from app.core.auth.roles import ROLE_LABELS
     from fixtures.demo_county import generate
+    from fixtures.demo_handovers import ACCOUNT_NOTES, SIGNING_PIN
 
     console.print(
         "\n演示账号（密码均为 [bold]jiefang-demo[/bold]），登录地址 http://127.0.0.1:8000/login ："
@@ -384,6 +385,9 @@ def print_demo_accounts() -> None:
     for account in generate().accounts:
         labels = "、".join(ROLE_LABELS[Role(r)] for r in account.roles)
         console.print(f"  {account.username:<12} {labels}  {account.display_name}")
+    console.print(f"离任交接（签章密码均为 [bold]{SIGNING_PIN}[/bold]，载入时有中文字体才有）：")
+    for username, what in ACCOUNT_NOTES.items():
+        console.print(f"  {username:<12} {what}")
 
 
 COMMANDS = [keys_group, db_group, serve, worker, users_group, calendar_group, demo_group]
