@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -201,21 +202,44 @@ async def principal_for(
 ) -> Principal | None:
     """The signed-in principal, or None if the account is gone or its sessions were revoked
     after this credential was issued. A disabled account signs in without any role: only
-    `own_records()` routes answer it (its holder's archived handovers)."""
-    account = await db.get(Account, account_id)
-    if account is None or issued_at < account.sessions_valid_after:
-        return None
-    if account.disabled:
-        return Principal(
-            account.id, account.username, account.display_name, account.person_id, disabled=True
+    `own_records()` routes answer it (its holder's archived handovers).
+
+    Every request with a credential asks this, so it is one statement: the account, each
+    grant and the grant's scope unit, joined."""
+    grants = RoleGrant.__table__
+    rows = (
+        await db.execute(
+            select(
+                Account.username,
+                Account.display_name,
+                Account.person_id,
+                Account.disabled,
+                Account.sessions_valid_after,
+                grants.c.role,
+                grants.c.scope_unit_id,
+                _units.c.path,
+                _units.c.name,
+            )
+            .select_from(Account)
+            .outerjoin(grants, grants.c.account_id == Account.id)
+            .outerjoin(_units, _units.c.id == grants.c.scope_unit_id)
+            .where(Account.id == account_id)
+            .order_by(grants.c.id)
         )
-    grants = []
-    for grant in account.grants:
-        path, name = await _scope_path(db, grant.scope_unit_id)
-        grants.append(Grant(Role(grant.role), grant.scope_unit_id, path, name))
+    ).all()
+    if not rows or issued_at < rows[0].sessions_valid_after:
+        return None
+    first = rows[0]
+    held = () if first.disabled else tuple(_grant(r) for r in rows if r.role is not None)
     return Principal(
-        account.id, account.username, account.display_name, account.person_id, tuple(grants)
+        account_id, first.username, first.display_name, first.person_id, held, first.disabled
     )
+
+
+def _grant(row: Any) -> Grant:
+    if row.scope_unit_id is None:
+        return Grant(Role(row.role), None, None)
+    return Grant(Role(row.role), row.scope_unit_id, str(row.path), str(row.name))
 
 
 async def revoke_sessions(
