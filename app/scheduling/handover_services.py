@@ -281,7 +281,10 @@ Row = tuple[int, dt.date, int, int | None]  # rule id, day, person id, tenure id
 
 
 def _rows(
-    live: Iterable[Sitting], leaving: Sequence[Sitting], taken: set[int], successor: Tenure | None
+    live: Iterable[services.LiveKey],
+    leaving: Sequence[Sitting],
+    taken: set[int],
+    successor: Tenure | None,
 ) -> list[Row]:
     """Every live sitting of the period as it stands, the taken ones with the successor;
     the departing sittings the successor cannot take are left out (cancelled)."""
@@ -396,7 +399,7 @@ async def hand_over_sittings(
     latest = await _lock_published(db, county_id)
     taken = await _taken_by_successor(db, successor, departing, leaving)
     period = _period(latest, leaving)
-    live = await services.live_sittings(
+    live = await services.live_keys(
         db, [r.id for r in await services.rules_of(db, county_id)], *period
     )
     rows = _rows(live, leaving, taken, successor)

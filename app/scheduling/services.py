@@ -13,12 +13,13 @@ import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import icalendar
 import msgspec
 import rfc8785
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Principal, require_scope
@@ -612,23 +613,40 @@ async def _pins_and_previous(
     pins = await db.scalars(
         select(Pin).where(Pin.rule_id.in_(list(code)), Pin.day >= start, Pin.day <= end)
     )
-    live = await live_sittings(db, list(code), start, end)
+    live = await live_keys(db, list(code), start, end)
     return (
         [Assignment(code[p.rule_id], p.day, official_id(p.person_id)) for p in pins],
         [Assignment(code[s.rule_id], s.day, official_id(s.person_id)) for s in live],
     )
 
 
-async def live_sittings(
-    db: AsyncSession, rule_ids: list[int], start: dt.date, end: dt.date
-) -> list[Sitting]:
-    query = select(Sitting).where(
+def _live(rule_ids: list[int], start: dt.date, end: dt.date) -> ColumnElement[bool]:
+    return and_(
         Sitting.rule_id.in_(rule_ids),
         Sitting.day >= start,
         Sitting.day <= end,
         Sitting.status == "scheduled",
     )
-    return list(await db.scalars(query.order_by(Sitting.day, Sitting.rule_id)))
+
+
+class LiveKey(NamedTuple):
+    id: int
+    rule_id: int
+    day: dt.date
+    person_id: int
+    tenure_id: int | None
+
+
+async def live_keys(
+    db: AsyncSession, rule_ids: list[int], start: dt.date, end: dt.date
+) -> list[LiveKey]:
+    """The live sittings' keys, without loading the sittings (and their rule, venue and
+    person): what diffing a year's roster needs, in a fraction of the time."""
+    query = select(
+        Sitting.id, Sitting.rule_id, Sitting.day, Sitting.person_id, Sitting.tenure_id
+    ).where(_live(rule_ids, start, end))
+    rows = await db.execute(query.order_by(Sitting.day, Sitting.rule_id))
+    return [LiveKey(*row) for row in rows.tuples()]
 
 
 # --------------------------------------------------------------------------- roster versions
@@ -781,7 +799,7 @@ def diff(old: Iterable[Triple], new: Iterable[Triple]) -> Diff:
 async def roster_diff(db: AsyncSession, roster: Roster) -> Diff:
     """What publishing this version changes in the live sittings of its period."""
     rules = [r.id for r in await rules_of(db, roster.county_id)]
-    live = await live_sittings(db, rules, roster.period_start, roster.period_end)
+    live = await live_keys(db, rules, roster.period_start, roster.period_end)
     mine = await assignments_of(db, roster.id)
     return diff(
         ((s.rule_id, s.day, s.person_id) for s in live),
@@ -834,6 +852,13 @@ async def publish(db: AsyncSession, actor: Principal, now: dt.datetime, roster_i
     return change
 
 
+async def _sittings_by_id(db: AsyncSession, ids: list[int]) -> list[Sitting]:
+    if not ids:
+        return []
+    query = select(Sitting).where(Sitting.id.in_(ids)).order_by(Sitting.day, Sitting.rule_id)
+    return list(await db.scalars(query))
+
+
 async def _roster_digest(db: AsyncSession, roster: Roster) -> str:
     code = {r.id: r.code for r in await rules_of(db, roster.county_id)}
     rows = await assignments_of(db, roster.id)
@@ -844,11 +869,11 @@ async def _apply(db: AsyncSession, roster: Roster, change: Diff, now: dt.datetim
     """Cancel the dropped sittings and add the new; returns the cancelled ones."""
     removed = set(change.removed)
     rules = {r.id: r for r in await rules_of(db, roster.county_id)}
-    dropped = []
-    for s in await live_sittings(db, list(rules), roster.period_start, roster.period_end):
-        if (s.rule_id, s.day, s.person_id) in removed:
-            s.status, s.sequence, s.updated_at = "cancelled", s.sequence + 1, now
-            dropped.append(s)
+    live = await live_keys(db, list(rules), roster.period_start, roster.period_end)
+    gone = [k.id for k in live if (k.rule_id, k.day, k.person_id) in removed]
+    dropped = await _sittings_by_id(db, gone)
+    for s in dropped:
+        s.status, s.sequence, s.updated_at = "cancelled", s.sequence + 1, now
     tenure = {
         (a.rule_id, a.day, a.person_id): a.tenure_id for a in await assignments_of(db, roster.id)
     }
