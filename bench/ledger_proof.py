@@ -4,7 +4,9 @@ Serves a data set from `bench.ledger_data` (built on the fly when `--data` is no
 with `jiefang serve --workers 1`, then asks one keep-alive httpx client for the inclusion
 proofs of `--requests` random seqs, one request at a time, after `--warmup` requests that
 are not counted. Reports p50 / p95 / p99 (goal: p95 <= 5 ms), and the same percentiles of
-GET /api/v1/ledger/key — no database at all — as the floor of HTTP, routing and the client.
+GET /api/v1/ledger/key — no database at all — as the floor of HTTP, routing and the client;
+and the CPU per proof of the server process, PostgreSQL and the client, which, unlike the
+latency, depends much less on how busy a shared machine is.
 
 Every measured proof is then checked, independently of the server: the checkpoint note's
 signature (the deployment's verifier key), its origin, size and root (the root the data
@@ -34,6 +36,7 @@ import httpx
 from app.ledger import merkle
 from app.ledger.checkpoints import verifiers
 from app.ledger.note import Checkpoint, open_checkpoint
+from bench.cpu_share import CLOCK_TICKS, Sample
 from bench.ledger_data import (
     JIEFANG,
     DataError,
@@ -65,9 +68,43 @@ def _answers(url: str) -> bool:
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class Server:
+    base: str
+    pid: int
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) process `pid` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+@dataclass(frozen=True, slots=True)
+class CpuMark:
+    """CPU used so far by the server, PostgreSQL for the data set's database, and this client
+    — per proof, these grow far less with the load of a shared machine than the latency."""
+
+    server: float
+    postgres: float
+    client: float
+
+    @classmethod
+    def take(cls, server: Server, manifest: Manifest) -> CpuMark:
+        database = manifest.pg_database
+        postgres = sum(Sample.take(database).postgres.values()) / CLOCK_TICKS if database else 0.0
+        return cls(_process_cpu(server.pid), postgres, time.process_time())
+
+    def per_request_ms(self, start: CpuMark, count: int) -> dict[str, float]:
+        return {
+            part: round((getattr(self, part) - getattr(start, part)) / count * 1000, 3)
+            for part in ("server", "postgres", "client")
+        }
+
+
 @contextmanager
-def serving(manifest: Manifest, log: Path) -> Iterator[str]:
-    """`jiefang serve --workers 1` on the data set; yields its base URL."""
+def serving(manifest: Manifest, log: Path) -> Iterator[Server]:
+    """`jiefang serve --workers 1` on the data set; yields its base URL and process id."""
     port = _free_port()
     command = [str(JIEFANG), "serve", "--workers", "1", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as out:
@@ -79,7 +116,7 @@ def serving(manifest: Manifest, log: Path) -> Iterator[str]:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise DataError(f"jiefang serve did not come up:\n{log.read_text()}")
             time.sleep(0.2)
-        yield base
+        yield Server(base, server.pid)
     finally:
         server.terminate()
         try:
@@ -172,6 +209,8 @@ class Result:
     proof: Latency
     floor: Latency
     verified: int
+    #: CPU ms per proof request: the server process, PostgreSQL (0 on SQLite), the client.
+    cpu_ms: dict[str, float]
     machine_before: dict[str, str]
     machine_after: dict[str, str]
 
@@ -183,14 +222,19 @@ def measure(manifest: Manifest, requests: int, warmup: int, seed: int) -> Result
     seqs = [rng.randrange(manifest.entries) for _ in range(requests)]
     log = Path(manifest.out) / f"serve-proof-{int(time.time())}.log"
     wait_until_quiet()
-    with serving(manifest, log) as base, httpx.Client(base_url=base, timeout=30) as client:
+    with (
+        serving(manifest, log) as server,
+        httpx.Client(base_url=server.base, timeout=30) as client,
+    ):
 
-        def run() -> tuple[dict[str, str], list[float], list[bytes], list[float], dict[str, str]]:
+        def run() -> tuple[dict[str, str], list[float], list[bytes], list[float], dict[str, Any]]:
             before = machine(manifest)
             timed_gets(client, warm)
+            start = CpuMark.take(server, manifest)
             spent, bodies = timed_gets(client, [f"{base_path}/{s}/proof" for s in seqs])
+            cpu = CpuMark.take(server, manifest).per_request_ms(start, len(seqs))
             floor, _ = timed_gets(client, ["/api/v1/ledger/key"] * max(1, requests // 4))
-            return before, spent, bodies, floor, machine(manifest)
+            return before, spent, bodies, floor, {"cpu": cpu, "after": machine(manifest)}
 
         before, spent, bodies, floor, after = undisturbed(run)
     verified = check_proofs(manifest, seqs, bodies)
@@ -201,8 +245,9 @@ def measure(manifest: Manifest, requests: int, warmup: int, seed: int) -> Result
         Latency.of(spent),
         Latency.of(floor),
         verified,
+        after["cpu"],
         before,
-        after,
+        after["after"],
     )
 
 
@@ -213,6 +258,8 @@ def report(result: Result) -> str:
             f"{result.entries:,} entries on {result.db} ({result.data}):",
             f"  GET …/entries/{{seq}}/proof  {result.proof.line()}",
             f"  GET /api/v1/ledger/key       {result.floor.line()}",
+            "  CPU ms per proof: "
+            + ", ".join(f"{part} {ms:.2f}" for part, ms in result.cpu_ms.items()),
             f"  p95 goal <= {P95_GOAL_MS:g} ms: {verdict}; "
             f"{result.verified} proofs checked (signature, root, leaf hash, path)",
             f"  app commit: {result.machine_before['commit']}",

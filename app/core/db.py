@@ -2,17 +2,18 @@
 
 SQLite is opened so that every transaction is `BEGIN IMMEDIATE`: a writer that would lose
 waits on `busy_timeout` and then gets a clean answer, never "database is locked" halfway
-through a request.
+through a request. Units of work that only read may use `read_only_factory` instead.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy import JSON, DateTime, MetaData, event, exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -81,7 +82,10 @@ def _make_sqlite_immediate(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # deferred: no write lock (read_only_factory)
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(settings: Settings, *, pool: bool = True) -> AsyncEngine:
@@ -94,16 +98,74 @@ def create_engine(settings: Settings, *, pool: bool = True) -> AsyncEngine:
         return engine
     if not pool:
         return create_async_engine(settings.database_url, poolclass=NullPool)
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        pool_use_lifo=True,  # the idle connections are the spare ones, not all of them
     )
+    _check_on_checkout(engine)
+    return engine
+
+
+#: A pooled connection is replaced once it is this old (idle timeouts of firewalls and
+#: proxies), and pinged before use when it sat unused for longer than `PING_AFTER_IDLE_SECONDS`.
+POOL_RECYCLE_SECONDS = 1800
+PING_AFTER_IDLE_SECONDS = 10.0
+_IDLE_SINCE = "jiefang_idle_since"
+
+
+def _check_on_checkout(engine: AsyncEngine) -> None:
+    """Hand out only live connections, without SQLAlchemy's `pool_pre_ping` round trips.
+
+    With asyncpg, `pool_pre_ping` costs `BEGIN; ; ROLLBACK` — three round trips — on every
+    checkout (bench/README.md). Instead: a connection the server closed (a restart, an
+    administrator's `pg_terminate_backend`) is already seen as closed by asyncpg, since
+    the server says so before it hangs up — that check costs nothing; one that sat idle
+    for a while is pinged, as pre-ping would; a connection that fails anyway makes
+    SQLAlchemy invalidate the pool, so one request fails instead of every later one.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if idle_since is None:  # a new connection
+            return
+        if record.driver_connection.is_closed():
+            raise exc.DisconnectionError("the server closed this pooled connection")
+        if time.monotonic() - idle_since > PING_AFTER_IDLE_SECONDS:
+            try:
+                engine.dialect.do_ping(dbapi_connection)
+            except Exception as error:
+                raise exc.InvalidatePoolError("ping failed") from error
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+#: Execution option marking the connections of `read_only_factory`.
+READ_ONLY = "jiefang_read_only"
+
+
+def read_only_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for units of work that only read, still one transaction each.
+
+    PostgreSQL begins their transaction `READ ONLY` (asyncpg sends it with the `BEGIN`, no
+    extra round trip), so a write in one fails instead of committing. SQLite begins it
+    deferred: it takes no write lock, so a reader never queues behind a writer for up to
+    `busy_timeout`, and in WAL mode it reads the last committed state. A write there is
+    not refused up front (it may fail with "database is locked" under contention), so
+    only code that reads belongs here; the PostgreSQL runs of the tests would refuse it."""
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True
+    return session_factory(engine.execution_options(**options))
 
 
 @contextlib.asynccontextmanager

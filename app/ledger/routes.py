@@ -3,17 +3,22 @@ holding a checkpoint must be able to check it; whole entries are for reviewers a
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, cast
 
-from litestar import Controller, MediaType, Request, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.di import Provide
 from litestar.params import Parameter, QueryParameter
+from litestar.status_codes import HTTP_304_NOT_MODIFIED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Principal, allow, public
 from app.core.auth.roles import Role
 from app.core.clock import Clock
+from app.core.db import read_only_factory, transaction
 from app.core.web import runtime_of
 from app.ledger import services
+from app.ledger.cache import ProofCache
 from app.ledger.checkpoints import make_checkpoint, signer, verifiers
 from app.ledger.models import Ledger, LedgerCheckpoint
 from app.ledger.schemas import CheckpointMade, ConsistencyOut, EntryOut, InclusionOut, LedgerOut
@@ -21,8 +26,42 @@ from app.ledger.schemas import CheckpointMade, ConsistencyOut, EntryOut, Inclusi
 TEXT = MediaType.TEXT
 
 
+#: A proof against an explicit tree size never changes; one against the latest may.
+CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
+CACHE_REVALIDATE = "public, no-cache"
+_PROOF_CACHE = "ledger.proof_cache"
+_READ_FACTORY = "ledger.read_only_sessions"
+
+
 def _keys_dir(request: Request[Any, Any, Any]) -> Any:
     return runtime_of(request).keys.keys_dir
+
+
+def proof_cache(request: Request[Any, Any, Any]) -> ProofCache:
+    """This application's memory of ledger names and checkpoints (app/ledger/cache.py)."""
+    extras = runtime_of(request).extras
+    cache = extras.get(_PROOF_CACHE)
+    if not isinstance(cache, ProofCache):
+        cache = extras[_PROOF_CACHE] = ProofCache()
+    return cache
+
+
+async def provide_read_db(request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
+    """The request's one transaction, read-only (app/core/db.py `read_only_factory`)."""
+    extras = runtime_of(request).extras
+    factory = extras.get(_READ_FACTORY)
+    if factory is None:
+        factory = extras[_READ_FACTORY] = read_only_factory(runtime_of(request).engine)
+    async with transaction(factory) as session:
+        yield session
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 §13.1.2: weak comparison against a list of entity tags, or `*`."""
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
 
 
 async def ledger_out(db: AsyncSession, ledger: Ledger) -> LedgerOut:
@@ -77,6 +116,8 @@ class LedgerController(Controller):
         ledger = await services.get_ledger(db, ledger_id)
         await services.require_ledger_admin(db, actor, ledger)
         made = await make_checkpoint(db, ledger.id, signer(_keys_dir(request)), clock.now())
+        if made is not None:
+            proof_cache(request).forget_latest(ledger.id)
         row = made or await services.checkpoint_at(db, ledger.id, None)
         return CheckpointMade(ledger.id, ledger.origin, int(row.size), made is not None, row.note)
 
@@ -92,27 +133,44 @@ class LedgerController(Controller):
             out.entry = services.entry_json(row)
         return out
 
-    @get("/{ledger_id:int}/entries/{seq:int}/proof", opt=public())
+    @get(
+        "/{ledger_id:int}/entries/{seq:int}/proof",
+        opt=public(),
+        dependencies={"db": Provide(provide_read_db)},
+    )
     async def proof(
         self,
+        request: Request[Any, Any, Any],
         db: AsyncSession,
         ledger_id: int,
         seq: int,
         size: int | None = Parameter(default=None, ge=1),
-    ) -> InclusionOut:
-        """Inclusion proof against the stored checkpoint of `size`, or the latest."""
-        ledger = await services.get_ledger(db, ledger_id)
-        proof = await services.prove_inclusion(db, ledger, seq, size)
-        return InclusionOut(
-            ledger.id,
-            ledger.origin,
+    ) -> Response[InclusionOut]:
+        """Inclusion proof against the stored checkpoint of `size`, or the latest.
+
+        With `size` the answer never changes and may be cached for good; without, caches
+        revalidate. Either way `If-None-Match` with the ETag answers 304 without a query."""
+        found = await proof_cache(request).inclusion(db, ledger_id, seq, size)
+        etag = found.etag
+        headers = {
+            "ETag": etag,
+            "Cache-Control": CACHE_IMMUTABLE if size is not None else CACHE_REVALIDATE,
+        }
+        if etag_matches(request.headers.get("if-none-match"), etag):
+            not_modified = Response(None, status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+            return cast(Response[InclusionOut], not_modified)
+        leaf_hash, path = await services.inclusion_path(db, found.ledger.id, seq, found.tree.size)
+        out = InclusionOut(
+            found.ledger.id,
+            found.ledger.origin,
             seq,
-            int(proof.checkpoint.size),
-            proof.leaf_hash.hex(),
-            [h.hex() for h in proof.path],
-            bytes(proof.checkpoint.root).hex(),
-            proof.checkpoint.note,
+            found.tree.size,
+            leaf_hash.hex(),
+            [h.hex() for h in path],
+            found.tree.root.hex(),
+            found.tree.note,
         )
+        return Response(out, headers=headers)
 
     @get("/{ledger_id:int}/consistency", opt=public())
     async def consistency(

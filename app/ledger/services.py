@@ -16,7 +16,7 @@ import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import TextClause, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -439,16 +439,30 @@ async def prove_inclusion(
     latest): the checkpoint and one statement of O(log n) point lookups."""
     checkpoint = await checkpoint_at(db, ledger.id, size)
     if seq >= checkpoint.size:
-        await get_entry(db, ledger.id, seq)  # an unknown seq is a 404, a recent one a 422
-        raise RuleViolation(
-            f"第 {seq} 条记录晚于大小为 {checkpoint.size} 的检查点，"
-            "请等待下一个检查点（最多几分钟）或请管理员立即生成。"
-        )
-    ranges = merkle.inclusion_ranges(seq, int(checkpoint.size))
+        await refuse_newer_entry(db, ledger.id, seq, int(checkpoint.size))
+    leaf_hash, path = await inclusion_path(db, ledger.id, seq, int(checkpoint.size))
+    return Inclusion(ledger, seq, leaf_hash, checkpoint, path)
+
+
+async def refuse_newer_entry(db: AsyncSession, ledger_id: int, seq: int, size: int) -> NoReturn:
+    """Entry `seq` is not in the tree of `size`: a 404 when it does not exist, else a 422."""
+    await get_entry(db, ledger_id, seq)
+    raise RuleViolation(
+        f"第 {seq} 条记录晚于大小为 {size} 的检查点，"
+        "请等待下一个检查点（最多几分钟）或请管理员立即生成。"
+    )
+
+
+async def inclusion_path(
+    db: AsyncSession, ledger_id: int, seq: int, size: int
+) -> tuple[bytes, list[bytes]]:
+    """The leaf hash of entry `seq` and its inclusion path in the tree of `size`, from one
+    statement of O(log n) point lookups."""
+    ranges = merkle.inclusion_ranges(seq, size)
     wanted = {(0, seq)} | {node for r in ranges for node in merkle.range_nodes(*r)}
-    table = await nodes(db, ledger.id, wanted)
+    table = await nodes(db, ledger_id, wanted)
     path = [merkle.range_hash(a, b, lambda lv, i: table[(lv, i)]) for a, b in ranges]
-    return Inclusion(ledger, seq, table[(0, seq)], checkpoint, path)
+    return table[(0, seq)], path
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,16 +3,25 @@ the served key; whole entries are for reviewers and admins of the ledger's count
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
 import rfc8785
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.core import db as db_module
+from app.core.db import read_only_factory, session_factory, transaction
 from app.ledger import merkle
 from app.ledger.bundle import check_bundle
-from app.ledger.checkpoints import verifiers
+from app.ledger.cache import ProofCache
+from app.ledger.checkpoints import make_checkpoint, signer, verifiers
 from app.ledger.note import Checkpoint, Verifier, open_checkpoint
 from tests.integration.conftest import County, bearer
 
@@ -292,3 +301,219 @@ async def test_only_an_admin_of_the_ledger_signs_a_checkpoint(
         assert assert_problem(response, 403)["type"] == "/problems/out-of-scope"
     assert all(item["checkpoint_size"] is None for item in (await ledgers(client)).values())
     assert (await sign_now(client, admin_ledger, "root"))["created"] is True
+
+
+# ---------------------------------------------------------------- remembered checkpoints, HTTP caching
+
+
+def proof_url(ledger_id: int, seq: int, size: int | None = None) -> str:
+    return f"{API}/{ledger_id}/entries/{seq}/proof" + (f"?size={size}" if size else "")
+
+
+def app_cache(client: Client) -> ProofCache:
+    cache = client.app.state.runtime.extras.get("ledger.proof_cache")
+    assert isinstance(cache, ProofCache)
+    return cache
+
+
+async def sign_elsewhere(
+    factory: async_sessionmaker[AsyncSession], keys_dir: Path, ledger_id: int
+) -> int:
+    """A checkpoint signed outside this app (a worker process, the CLI)."""
+    async with transaction(factory) as db:
+        made = await make_checkpoint(
+            db, ledger_id, signer(keys_dir), dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC)
+        )
+    assert made is not None
+    return int(made.size)
+
+
+async def test_a_checkpoint_signed_through_the_api_is_used_by_the_next_proof(
+    client: Client, county: County
+) -> None:
+    mine = (await ledgers(client))[county.county]
+    first = await sign_now(client, mine["id"])
+    assert (await client.get(proof_url(mine["id"], 0))).json()["tree_size"] == first["size"]
+    await add_township(client, county, "990001071")
+    second = await sign_now(client, mine["id"])
+    assert second["size"] == first["size"] + 1
+
+    proof = (await client.get(proof_url(mine["id"], 0))).json()
+    assert (proof["tree_size"], proof["checkpoint"]) == (second["size"], second["checkpoint"])
+
+
+async def test_a_checkpoint_signed_elsewhere_is_used_once_the_remembered_one_expires(
+    client: Client,
+    county: County,
+    factory: async_sessionmaker[AsyncSession],
+    keys_dir: Path,
+) -> None:
+    mine = (await ledgers(client))[county.county]
+    first = await sign_now(client, mine["id"])
+    now = [1000.0]
+    app_cache(client).monotonic = lambda: now[0]
+    assert (await client.get(proof_url(mine["id"], 0))).json()["tree_size"] == first["size"]
+    await add_township(client, county, "990001072")
+    second = await sign_elsewhere(factory, keys_dir, mine["id"])
+
+    # Within the second the latest is remembered, any signed checkpoint is a valid answer …
+    assert (await client.get(proof_url(mine["id"], 0))).json()["tree_size"] == first["size"]
+    # … but an entry newer than the remembered checkpoint is never refused because of it,
+    newest = await client.get(proof_url(mine["id"], second - 1))
+    assert newest.status_code == 200, newest.text
+    assert newest.json()["tree_size"] == second
+    # and once the second is over every proof is against the new checkpoint.
+    now[0] += 1.5
+    assert (await client.get(proof_url(mine["id"], 0))).json()["tree_size"] == second
+
+
+async def test_a_ledger_without_a_checkpoint_answers_as_soon_as_one_is_signed(
+    client: Client, county: County
+) -> None:
+    mine = (await ledgers(client))[county.county]
+    assert_problem(await client.get(proof_url(mine["id"], 0)), 404)
+    made = await sign_now(client, mine["id"])
+    response = await client.get(proof_url(mine["id"], 0))
+    assert response.status_code == 200, response.text
+    assert response.json()["tree_size"] == made["size"]
+
+
+async def test_a_proof_against_an_explicit_size_never_changes_and_is_cacheable_for_good(
+    client: Client, county: County
+) -> None:
+    mine = (await ledgers(client))[county.county]
+    old = await sign_now(client, mine["id"])
+    url = proof_url(mine["id"], 3, old["size"])
+    before = await client.get(url)
+    assert before.status_code == 200, before.text
+    assert before.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert before.headers["etag"].startswith('"')
+
+    await add_township(client, county, "990001073")
+    await sign_now(client, mine["id"])
+    after = await client.get(url)
+    assert after.content == before.content
+    assert after.headers["etag"] == before.headers["etag"]
+    assert after.json()["checkpoint"] == old["checkpoint"]
+
+
+async def test_a_matching_etag_is_answered_304_and_a_new_checkpoint_changes_it(
+    client: Client, county: County
+) -> None:
+    mine = (await ledgers(client))[county.county]
+    await sign_now(client, mine["id"])
+    url = proof_url(mine["id"], 2)
+    first = await client.get(url)
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"] == "public, no-cache"
+
+    for header in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        again = await client.get(url, headers={"If-None-Match": header})
+        assert again.status_code == 304, header
+        assert again.content == b""
+        assert again.headers["etag"] == etag
+    assert (await client.get(url, headers={"If-None-Match": '"other"'})).status_code == 200
+    other_entry = await client.get(proof_url(mine["id"], 1), headers={"If-None-Match": etag})
+    assert other_entry.status_code == 200
+
+    await add_township(client, county, "990001074")
+    await sign_now(client, mine["id"])
+    changed = await client.get(url, headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag
+    assert changed.json()["tree_size"] == first.json()["tree_size"] + 1
+
+
+async def test_the_same_proof_reads_alike_with_and_without_the_explicit_size(
+    client: Client, county: County
+) -> None:
+    mine = (await ledgers(client))[county.county]
+    made = await sign_now(client, mine["id"])
+    latest = await client.get(proof_url(mine["id"], 5))
+    explicit = await client.get(proof_url(mine["id"], 5, made["size"]))
+    assert latest.content == explicit.content
+    assert latest.headers["etag"] == explicit.headers["etag"]
+
+
+async def test_errors_are_not_marked_cacheable(client: Client, county: County) -> None:
+    mine = (await ledgers(client))[county.county]
+    made = await sign_now(client, mine["id"])
+    for url in (proof_url(mine["id"], made["size"]), proof_url(mine["id"], 0, made["size"] + 5)):
+        response = await client.get(url)
+        assert response.status_code in (404, 422)
+        assert "etag" not in response.headers
+        assert "immutable" not in response.headers.get("cache-control", "")
+
+
+# ---------------------------------------------------------------- pooled connections (PostgreSQL)
+
+
+async def test_a_proof_is_answered_after_the_server_closed_the_pooled_connection(
+    client: Client, county: County, engine: AsyncEngine
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("connection pool checks concern PostgreSQL")
+    mine = (await ledgers(client))[county.county]
+    await sign_now(client, mine["id"])
+    assert (await client.get(proof_url(mine["id"], 1))).status_code == 200
+    async with engine.connect() as conn:  # as a restart or an administrator would
+        killed = await conn.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    assert killed
+    await asyncio.sleep(0.3)  # the server's goodbye reaches the app's event loop
+    for seq in range(3):
+        response = await client.get(proof_url(mine["id"], seq))
+        assert response.status_code == 200, response.text
+
+
+async def test_a_connection_idle_for_long_is_pinged_and_replaced_when_the_ping_fails(
+    client: Client, county: County, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("connection pool checks concern PostgreSQL")
+    mine = (await ledgers(client))[county.county]
+    await sign_now(client, mine["id"])
+    assert (await client.get(proof_url(mine["id"], 1))).status_code == 200
+    pings: list[object] = []
+    app_dialect = client.app.state.runtime.engine.dialect
+
+    def failing_ping(dbapi_connection: object) -> bool:
+        pings.append(dbapi_connection)
+        raise ConnectionError("no answer")
+
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", -1.0)
+    monkeypatch.setattr(app_dialect, "do_ping", failing_ping)
+    response = await client.get(proof_url(mine["id"], 2))
+    assert response.status_code == 200, response.text
+    assert pings  # the idle connection was pinged, and the pool replaced it
+
+
+# ---------------------------------------------------------------- read-only transactions
+
+
+async def test_a_proof_is_answered_while_a_writer_holds_its_transaction_open(
+    client: Client, county: County, factory: async_sessionmaker[AsyncSession]
+) -> None:
+    mine = (await ledgers(client))[county.county]
+    await sign_now(client, mine["id"])
+    async with transaction(factory) as writer:  # on SQLite: BEGIN IMMEDIATE, the write lock
+        await writer.execute(
+            text("UPDATE units SET name = name WHERE id = :id"), {"id": county.county}
+        )
+        response = await client.get(proof_url(mine["id"], 4))
+        assert response.status_code == 200, response.text
+        assert response.json()["index"] == 4
+
+
+async def test_a_read_only_transaction_refuses_writes_on_postgresql(engine: AsyncEngine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no read-only transactions; its read-only ones are deferred")
+    with pytest.raises(DBAPIError, match="read-only transaction"):
+        async with transaction(read_only_factory(engine)) as db:
+            await db.execute(text("UPDATE units SET name = name"))
+    async with transaction(session_factory(engine)) as db:  # the pool's connections write again
+        await db.execute(text("UPDATE units SET name = name"))
