@@ -6,7 +6,8 @@ One writer, one connection, transactions back to back (no contention), on Postgr
 * client CPU ms (this Python process: SQLAlchemy, asyncpg, asyncio, hashing);
 * server CPU ms (the PostgreSQL backend serving the connection, read from /proc);
 * transactions the server counted per business transaction (pg_stat_database commits
-  and rollbacks: `pool_pre_ping` adds an empty BEGIN / `;` / ROLLBACK to every checkout).
+  and rollbacks: until ebf4441 the app's `pool_pre_ping` added an empty BEGIN / `;` /
+  ROLLBACK to every checkout; its checkout hook now pings only connections idle > 10 s).
 
 When client and server share the machine, `cores / (client + server CPU)` is the most any
 number of writers can reach. Rows marked "not app config" use an engine the app does not
@@ -153,7 +154,8 @@ def _app_engine(url: str) -> AsyncEngine:
 
 
 def _no_pre_ping(url: str) -> AsyncEngine:
-    """`create_engine`'s PostgreSQL pool without `pool_pre_ping`: NOT the app's config."""
+    """A plain pool, without the app's checkout hook (and without the `pool_pre_ping` the
+    app used until ebf4441): NOT the app's config."""
     return create_async_engine(url, pool_size=1, max_overflow=1)
 
 

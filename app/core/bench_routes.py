@@ -3,7 +3,7 @@
 
 `POST /api/_bench/insert` is the floor a state-changing API request cannot go below: the
 same middleware, guard and per-request transaction (the `db` dependency, so the same pool,
-`pool_pre_ping` and commit) as the booking API, around one Core INSERT. `bench.booking`
+checkout check and commit) as the booking API, around one Core INSERT. `bench.booking`
 compares bookings/s with it. The table is not part of the schema: the benchmark creates
 `BENCH_INSERTS` in its scratch database before it starts the server.
 """
