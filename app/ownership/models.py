@@ -18,14 +18,21 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    literal_column,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.core.db import Base, UTCDateTime
 from app.org.models import Person, Tenure, Unit
 
+#: The statuses a case ends in (`workflow.FINISHED`), in the order of the predicate below.
+FINISHED_STATUSES = ("not_accepted", "not_re_accepted", "closed")
 OPEN_CASE = text("status NOT IN ('not_accepted', 'not_re_accepted', 'closed')")
+REPLIED = text("replied_on IS NOT NULL")
+EVALUATED = text("evaluated_at IS NOT NULL")
+STOPPED = text("state = 'stopped'")
 
 
 class Case(Base):
@@ -42,8 +49,44 @@ class Case(Base):
             sqlite_where=OPEN_CASE,
             postgresql_where=OPEN_CASE,
         ),
+        # 我的包案: is an owned case open, and its next due date, from the index alone.
+        Index(
+            "ix_cases_open_id",
+            "id",
+            "next_due",
+            sqlite_where=OPEN_CASE,
+            postgresql_where=OPEN_CASE,
+        ),
+        # The overdue board across many counties: every open case due by a day.
+        Index(
+            "ix_cases_open_next_due",
+            "next_due",
+            "county_id",
+            "territorial_unit_id",
+            "next_clock",
+            "id",
+            sqlite_where=OPEN_CASE,
+            postgresql_where=OPEN_CASE,
+        ),
         Index("ix_cases_territorial", "territorial_unit_id", "status"),
         Index("ix_cases_first", "first_case_id"),
+        # The red/black list: replies and ratings of a county in a period.
+        Index(
+            "ix_cases_replied",
+            "county_id",
+            "replied_on",
+            sqlite_where=REPLIED,
+            postgresql_where=REPLIED,
+            postgresql_include=["id", "territorial_unit_id", "evaluation"],
+        ),
+        Index(
+            "ix_cases_evaluated",
+            "county_id",
+            "evaluated_at",
+            sqlite_where=EVALUATED,
+            postgresql_where=EVALUATED,
+            postgresql_include=["id", "territorial_unit_id", "evaluation"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -83,6 +126,13 @@ class Case(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     territorial_unit: Mapped[Unit] = relationship(lazy="joined", foreign_keys=[territorial_unit_id])
+
+
+def is_open() -> ColumnElement[bool]:
+    """The open cases, written as the partial indexes' predicate with the statuses inline
+    rather than as parameters, so the planner can prove the indexes cover the query and
+    read open cases from them alone."""
+    return Case.status.not_in([literal_column(f"'{s}'") for s in FINISHED_STATUSES])
 
 
 class CasePetitioner(Base):
@@ -139,8 +189,14 @@ class CaseOwner(Base):
 
     __tablename__ = "case_owners"
     __table_args__ = (
-        Index("ix_case_owners_case", "case_id", "active"),
-        Index("ix_case_owners_person", "person_id", "active"),
+        # Who answers for a case, and a person's cases, from the index alone.
+        Index(
+            "ix_case_owners_case",
+            "case_id",
+            "active",
+            postgresql_include=["role", "person_id"],
+        ),
+        Index("ix_case_owners_person", "person_id", "active", "case_id"),
         Index("ix_case_owners_tenure", "tenure_id", "active"),
     )
 
@@ -168,6 +224,16 @@ class CaseClock(Base):
     __table_args__ = (
         Index("ix_case_clocks_case", "case_id", "state"),
         Index("ix_case_clocks_running", "county_id", "state", "due"),
+        # The red/black list: a county's clocks stopped in a period, by name.
+        Index(
+            "ix_case_clocks_stopped",
+            "county_id",
+            "name",
+            "stopped_on",
+            sqlite_where=STOPPED,
+            postgresql_where=STOPPED,
+            postgresql_include=["case_id", "due"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

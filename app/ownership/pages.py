@@ -17,9 +17,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, Request, get, post
+from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,6 +59,7 @@ BACKLOGGERS = frozenset({Role.supervisor, Role.admin})
 LEADER_PAGE = allow(Role.leader)
 REGISTER_PAGE = allow(*services.REGISTRARS)
 HANDLER_PAGE = allow(Role.unit_handler)
+PageNo = Annotated[int, QueryParameter(name="page", required=False)]
 #: Petitioner rows the intake form shows at first; `?rows=` asks for more.
 PETITIONER_ROWS = 2
 TEXT_MAX = services.TEXT_MAX
@@ -374,22 +376,23 @@ async def lead_targets(db: AsyncSession, case_ids: Collection[int]) -> dict[int,
     return {c: d for c, d in rows.tuples() if d is not None}
 
 
-async def mine_rows(ctx: Ctx) -> list[MineRow]:
-    owned = await read_services.my_cases(ctx.db, ctx.actor, ctx.today)
-    hidden = await recused_cases(ctx.db, ctx.actor, {o.case.id for o in owned})
-    targets = await lead_targets(ctx.db, {o.case.id for o in owned})
-    rows: dict[int, MineRow] = {}
-    for o in owned:
-        if o.case.id in hidden or o.case.id in rows:
-            continue
-        rows[o.case.id] = MineRow(
+async def mine_rows(ctx: Ctx, page_no: int = 1) -> tuple[list[MineRow], read_services.MyCases]:
+    """One page of 我的包案 as rows, and the page with its counts. Recusal is the
+    service's: a case the leader is recused from is neither listed nor counted."""
+    size = read_services.MY_PAGE_SIZE
+    mine = await read_services.my_cases(ctx.db, ctx.actor, ctx.today, page=page_no, size=size)
+    targets = await lead_targets(ctx.db, {o.case.id for o in mine.cases})
+    rows = [
+        MineRow(
             o.case,
             owners.OWNER_ROLE_LABELS[owners.OwnerRole(o.owner.role)],
             clock_label(o.case.profile, o.case.next_clock),
             o.owner.target_date or targets.get(o.case.id),
             mark_of(o.case.next_due, ctx.today),
         )
-    return list(rows.values())
+        for o in mine.cases
+    ]
+    return rows, mine
 
 
 # ---------------------------------------------------------------- the case page
@@ -963,15 +966,22 @@ class CasePages(Controller):
 
     @get("/mine", opt=LEADER_PAGE)
     async def mine(
-        self, request: Request[Any, Any, Any], db: AsyncSession, actor: Principal, clock: Clock
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        actor: Principal,
+        clock: Clock,
+        page_no: PageNo = 1,
     ) -> Template:
-        """我的包案: open owned cases, soonest deadline first, marked red or yellow."""
+        """我的包案: open owned cases, soonest deadline first, marked red or yellow, a page
+        at a time with the counts over all of them."""
         ctx = Ctx(request, db, actor, clock)
-        rows = await mine_rows(ctx) if actor.person_id is not None else []
+        rows, mine = await mine_rows(ctx, page_no) if actor.person_id is not None else ([], None)
         return page(
             request,
             "cases/mine.html",
             rows=rows,
+            mine=mine,
             linked=actor.person_id is not None,
             today=ctx.today,
             warn_days=read_services.WARN_DAYS,

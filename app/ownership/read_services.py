@@ -1,14 +1,17 @@
 """Reading cases: one case with everything its page shows (for those allowed to read it),
-and a leader's 我的包案 — open cases they own, by next deadline, with yellow and red marks."""
+and a leader's 我的包案 — open cases they own, by next deadline, with yellow and red marks,
+a page at a time with the counts over all of them."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from app.core.auth.access import Principal
 from app.core.auth.roles import Role
@@ -17,7 +20,7 @@ from app.core.holidays import calendar_for
 from app.org.models import Unit
 from app.ownership import assignment_services as assignments
 from app.ownership import clock_services as clocks
-from app.ownership import deadlines, notices, owner_services, workflow
+from app.ownership import deadlines, notices, owner_services, recusal, workflow
 from app.ownership.models import (
     Case,
     CaseAssignment,
@@ -25,9 +28,10 @@ from app.ownership.models import (
     CaseEvent,
     CaseOwner,
     CasePetitioner,
+    is_open,
 )
 from app.ownership.petitioners import petitioners_of
-from app.ownership.visibility import readable_case
+from app.ownership.visibility import not_recused, readable_case, viewer_of
 from app.ownership.workflow import CaseStatus
 
 ROLE_ORDER = {"lead": 0, "first": 1, "co": 2}
@@ -88,30 +92,101 @@ class OwnedCase:
     urgency: deadlines.Urgency
 
 
+#: 我的包案 shows this many cases a page; a caller may ask for up to MY_PAGE_MAX.
+MY_PAGE_SIZE = 50
+MY_PAGE_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class MyCases:
+    """One page of 我的包案, and the counts over every open case the leader owns."""
+
+    cases: list[OwnedCase]
+    total: int
+    overdue: int
+    due_soon: int
+    page: int
+    size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+
+def _owned_open(person_id: int, viewer: recusal.Viewer, *columns: Any) -> Select[Any]:
+    """The open cases the person owns or co-owns (any active ownership row), leaving out
+    any they are recused from."""
+    owned = select(CaseOwner.case_id).where(
+        CaseOwner.person_id == person_id, CaseOwner.active.is_(True)
+    )
+    query = select(*columns).where(Case.id.in_(owned), is_open())
+    return not_recused(query, viewer)
+
+
+async def _my_counts(
+    db: AsyncSession, person_id: int, viewer: recusal.Viewer, today: dt.date
+) -> tuple[int, int, int]:
+    horizon = today + dt.timedelta(days=WARN_DAYS)
+    soon = and_(Case.next_due >= today, Case.next_due <= horizon)
+    query = _owned_open(
+        person_id,
+        viewer,
+        func.count(),
+        func.count(sql_case((Case.next_due < today, 1))),
+        func.count(sql_case((soon, 1))),
+    )
+    total, overdue, due_soon = (await db.execute(query)).one()
+    return int(total), int(overdue or 0), int(due_soon or 0)
+
+
 async def my_cases(
-    db: AsyncSession, actor: Principal, today: dt.date, *, limit: int = 500
-) -> Sequence[OwnedCase]:
-    """我的包案: the open cases the actor's person owns or co-owns, soonest deadline first."""
+    db: AsyncSession, actor: Principal, today: dt.date, *, page: int = 1, size: int = MY_PAGE_SIZE
+) -> MyCases:
+    """我的包案: the open cases the actor's person owns or co-owns, soonest deadline first
+    (cases with no running clock last), one page at a time, with how many there are in
+    all, overdue and due soon. Cases the actor is recused from are neither listed nor
+    counted."""
     if actor.person_id is None or not actor.has_any({Role.leader}):
         raise Forbidden("我的包案只对领导账号开放。")
-    rows = await db.execute(
-        select(Case, CaseOwner)
-        .join(CaseOwner, CaseOwner.case_id == Case.id)
-        .where(
-            CaseOwner.person_id == actor.person_id,
-            CaseOwner.active.is_(True),
-            Case.status.in_([str(s) for s in workflow.OPEN]),
-        )
-        .order_by(Case.next_due.is_(None), Case.next_due, Case.id)
-        .limit(limit)
+    size = min(max(size, 1), MY_PAGE_MAX)
+    viewer = await viewer_of(db, actor)
+    total, overdue, due_soon = await _my_counts(db, actor.person_id, viewer, today)
+    page = min(max(page, 1), max(1, -(-total // size)))
+    order = (Case.next_due.is_(None), Case.next_due, Case.id)
+    # The page's ids first, from the indexes alone; then only those rows are read.
+    ids = (
+        _owned_open(actor.person_id, viewer, Case.id)
+        .order_by(*order)
+        .limit(size)
+        .offset((page - 1) * size)
     )
-    found: dict[int, OwnedCase] = {}
-    for case, owner in rows.tuples():
-        # One line per case, under the role that answers most for it (lead, first, co).
-        kept = found.get(case.id)
-        if kept is None or ROLE_ORDER[owner.role] < ROLE_ORDER[kept.owner.role]:
-            found[case.id] = OwnedCase(case, owner, _urgency(case, today))
-    return list(found.values())
+    cases = list(await db.scalars(select(Case).where(Case.id.in_(ids)).order_by(*order)))
+    owners = await _my_ownerships(db, actor.person_id, [c.id for c in cases])
+    found = [OwnedCase(c, owners[c.id], _urgency(c, today)) for c in cases if c.id in owners]
+    return MyCases(found, total, overdue, due_soon, page, size)
+
+
+async def _my_ownerships(
+    db: AsyncSession, person_id: int, case_ids: list[int]
+) -> dict[int, CaseOwner]:
+    """Per case, the person's ownership that answers most for it (lead, first, co)."""
+    if not case_ids:
+        return {}
+    rows = await db.scalars(
+        select(CaseOwner)
+        .where(
+            CaseOwner.case_id.in_(case_ids),
+            CaseOwner.person_id == person_id,
+            CaseOwner.active.is_(True),
+        )
+        .options(raiseload(CaseOwner.tenure))
+    )
+    found: dict[int, CaseOwner] = {}
+    for owner in rows:
+        kept = found.get(owner.case_id)
+        if kept is None or ROLE_ORDER[owner.role] < ROLE_ORDER[kept.role]:
+            found[owner.case_id] = owner
+    return found
 
 
 def _urgency(case: Case, today: dt.date) -> deadlines.Urgency:

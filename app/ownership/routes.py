@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import HeaderParameter
+from litestar.params import HeaderParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Principal, allow, public, signed_in
@@ -38,13 +38,13 @@ from app.ownership.schemas import (
     AnswerIn,
     AssignmentIn,
     AssignmentOut,
-    CaseBrief,
     CaseIn,
     CaseOut,
     EvaluationIn,
     ExtensionIn,
     FromReceptionIn,
     HearingIn,
+    MyCasesOut,
     OwnersIn,
     PetitionIn,
     PetitionOut,
@@ -60,6 +60,8 @@ from app.scheduling import citizen_services as citizens
 
 CitizenToken = Annotated[str | None, HeaderParameter(name="X-Citizen-Token", max_length=512)]
 Last4 = Annotated[str, HeaderParameter(name="X-Mobile-Last4", min_length=4, max_length=4)]
+Page = Annotated[int, QueryParameter(ge=1, required=False)]
+PageSize = Annotated[int, QueryParameter(ge=1, le=read_services.MY_PAGE_MAX, required=False)]
 E = TypeVar("E")
 
 REGISTER = allow(*services.REGISTRARS)
@@ -310,11 +312,28 @@ class MyCasesApi(Controller):
     tags = ("cases",)
 
     @get("/", opt=allow(Role.leader))
-    async def mine(self, db: AsyncSession, actor: Principal, clock: Clock) -> list[CaseBrief]:
+    async def mine(
+        self,
+        db: AsyncSession,
+        actor: Principal,
+        clock: Clock,
+        page: Page = 1,
+        size: PageSize = read_services.MY_PAGE_SIZE,
+    ) -> MyCasesOut:
         """我的包案: open owned cases by next deadline, `urgency` red (overdue) / yellow
-        (due within 5 days) / ok."""
+        (due within 5 days) / ok, `size` a page (at most 200), with the counts over all
+        of them. A page past the last gives the last."""
         today = services.today_of(clock.now())
-        return [brief_out(o, today) for o in await read_services.my_cases(db, actor, today)]
+        mine = await read_services.my_cases(db, actor, today, page=page, size=size)
+        return MyCasesOut(
+            total=mine.total,
+            overdue=mine.overdue,
+            due_soon=mine.due_soon,
+            page=mine.page,
+            pages=mine.pages,
+            size=mine.size,
+            cases=[brief_out(o, today) for o in mine.cases],
+        )
 
 
 class TrackApi(Controller):

@@ -207,6 +207,20 @@ class CaseBrief(msgspec.Struct):
     role: str | None = None
 
 
+class MyCasesOut(msgspec.Struct):
+    """我的包案, one page: `total` open owned cases, of them `overdue` (red) and `due_soon`
+    (yellow, due within 5 days, the due day included); `cases` is page `page` of `pages`,
+    `size` a page, soonest deadline first."""
+
+    total: int
+    overdue: int
+    due_soon: int
+    page: int
+    pages: int
+    size: int
+    cases: list[CaseBrief]
+
+
 class TrackOut(msgspec.Struct):
     """What the petitioner sees with the code and the mobile number's last four digits."""
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, not_, or_, select
+from sqlalchemy import Row, Select, and_, exists, func, or_, select, text
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,8 +28,8 @@ from app.core.settings import Settings
 from app.org.models import Person, Unit
 from app.org.rules import UnitKind
 from app.ownership import ranking, recusal, workflow
-from app.ownership.models import Case, CaseAccused, CaseClock, CaseOwner, CaseUnit
-from app.ownership.visibility import viewer_of
+from app.ownership.models import Case, CaseClock, CaseOwner, is_open
+from app.ownership.visibility import not_recused, viewer_of
 from app.scheduling import reception_services as receptions
 
 
@@ -53,14 +53,25 @@ TOWNSHIP_KINDS = frozenset({UnitKind.township, UnitKind.street})
 
 
 @dataclass(frozen=True, slots=True)
+class UnitRef:
+    """What the board and the list need of a unit: a province holds some 14,000 units,
+    read as plain rows rather than whole `Unit` objects."""
+
+    id: int
+    parent_id: int | None
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Scope:
     """The counties a supervisor reads, and who is looking (for recusal)."""
 
     county_ids: list[int]
     viewer: recusal.Viewer
-    units: dict[int, Unit]
+    units: dict[int, UnitRef]
 
-    def township_of(self, unit_id: int) -> Unit | None:
+    def township_of(self, unit_id: int) -> UnitRef | None:
         """The township or street a unit lies in (itself if it is one); None for county
         departments and the county itself."""
         unit = self.units.get(unit_id)
@@ -73,39 +84,17 @@ async def scope_of(db: AsyncSession, actor: Principal, county_id: int | None = N
     paths = actor.scope_paths(SUPERVISORS)
     if not actor.has_any(SUPERVISORS):
         raise Forbidden("督查页面只对督查、组织/办公室和管理员账号开放。")
-    query = select(Unit).where(Unit.kind == str(UnitKind.county))
+    columns = (Unit.id, Unit.parent_id, Unit.kind, Unit.name)
+    query = select(*columns).where(Unit.kind == str(UnitKind.county))
     if paths is not None:
         query = query.where(or_(*[Unit.path.startswith(p) for p in paths]))
-    counties = list(await db.scalars(query))
+    counties = [UnitRef(*r) for r in await _plain_rows(db, query)]
     county_ids = [c.id for c in counties if county_id is None or c.id == county_id]
     if county_id is not None and not county_ids:
         raise Forbidden("该县不在您账号的督查范围内。")
-    units = await db.scalars(select(Unit).where(Unit.county_id.in_(county_ids)))
-    by_id = {u.id: u for u in units} | {c.id: c for c in counties}
+    rows = await _plain_rows(db, select(*columns).where(Unit.county_id.in_(county_ids)))
+    by_id = {r[0]: UnitRef(*r) for r in rows} | {c.id: c for c in counties}
     return Scope(county_ids, await viewer_of(db, actor), by_id)
-
-
-def not_recused(query: Select[Any], viewer: recusal.Viewer) -> Select[Any]:
-    """Leave out the cases the viewer is accused in or speaks for an accused unit of."""
-    if viewer.person_id is not None:
-        query = query.where(
-            not_(
-                exists().where(
-                    CaseAccused.case_id == Case.id, CaseAccused.person_id == viewer.person_id
-                )
-            )
-        )
-    if viewer.unit_ids:
-        query = query.where(
-            not_(
-                exists().where(
-                    CaseUnit.case_id == Case.id,
-                    CaseUnit.role == "accused",
-                    CaseUnit.unit_id.in_(sorted(viewer.unit_ids)),
-                )
-            )
-        )
-    return query
 
 
 # --------------------------------------------------------------------------- overdue board
@@ -137,7 +126,7 @@ class Board:
 
 
 def _open(query: Select[Any]) -> Select[Any]:
-    return query.where(Case.status.in_([str(s) for s in workflow.OPEN]))
+    return query.where(is_open())
 
 
 async def overdue_board(db: AsyncSession, scope: Scope, today: dt.date, warn_days: int) -> Board:
@@ -151,13 +140,14 @@ async def overdue_board(db: AsyncSession, scope: Scope, today: dt.date, warn_day
         )
     )
     base = not_recused(base, scope.viewer)
-    unit_rows = (
-        await db.execute(base.group_by(Case.territorial_unit_id, Case.next_clock, overdue))
-    ).all()
+    unit_rows = await _plain_rows(
+        db, base.group_by(Case.territorial_unit_id, Case.next_clock, overdue)
+    )
     owner_query = not_recused(
         _open(
-            select(CaseOwner.person_id, Case.next_clock, overdue, func.count())
+            select(CaseOwner.person_id, Case.next_clock, overdue, func.count(), Person.name)
             .join(CaseOwner, and_(CaseOwner.case_id == Case.id, CaseOwner.active.is_(True)))
+            .join(Person, Person.id == CaseOwner.person_id)
             .where(
                 Case.county_id.in_(scope.county_ids),
                 Case.next_due <= horizon,
@@ -165,11 +155,12 @@ async def overdue_board(db: AsyncSession, scope: Scope, today: dt.date, warn_day
             )
         ),
         scope.viewer,
-    ).group_by(CaseOwner.person_id, Case.next_clock, overdue)
-    owner_rows = (await db.execute(owner_query)).all()
-    names = await _person_names(db, {r[0] for r in owner_rows})
+    ).group_by(CaseOwner.person_id, Person.name, Case.next_clock, overdue)
+    owner_rows = await _plain_rows(db, owner_query)
+    names = {r[0]: r[4] for r in owner_rows}
     units = _tallies((r[0], r[1], r[2], r[3]) for r in unit_rows)
-    towns = _tallies((_town_key(scope, r[0]), r[1], r[2], r[3]) for r in unit_rows)
+    town_of = {u: _town_key(scope, u) for u in {r[0] for r in unit_rows}}
+    towns = _tallies((town_of[r[0]], r[1], r[2], r[3]) for r in unit_rows)
     return Board(
         today,
         warn_days,
@@ -189,21 +180,39 @@ def _town_names(scope: Scope, towns: dict[int, Tally]) -> dict[int, str]:
     return {k: (scope.units[k].name if k in scope.units else "县直部门") for k in towns}
 
 
-def _tallies(rows: object) -> dict[int, Tally]:
-    overdue: dict[int, int] = defaultdict(int)
-    soon: dict[int, int] = defaultdict(int)
-    late: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for key, clock, is_overdue, count in rows:  # type: ignore[attr-defined]
+def _tallies(rows: Iterable[tuple[int, str | None, bool, int]]) -> dict[int, Tally]:
+    """(key, clock, overdue?, count) rows into a tally per key; the late clocks most
+    overdue first. A province's board has some ten thousand keys, most with one late
+    clock or none, so a sort is done only where there is something to sort."""
+    overdue: dict[int, int] = {}
+    soon: dict[int, int] = {}
+    late: dict[int, dict[str, int]] = {}
+    for key, clock, is_overdue, count in rows:
         if is_overdue:
-            overdue[key] += count
-            late[key][clock or ""] += count
+            overdue[key] = overdue.get(key, 0) + count
+            clocks = late.setdefault(key, {})
+            clocks[clock or ""] = clocks.get(clock or "", 0) + count
         else:
-            soon[key] += count
-    keys = set(overdue) | set(soon)
+            soon[key] = soon.get(key, 0) + count
     return {
-        k: Tally(overdue[k], soon[k], tuple(sorted(late[k].items(), key=lambda i: -i[1])))
-        for k in keys
+        key: Tally(overdue.get(key, 0), soon.get(key, 0), _most_first(late.get(key)))
+        for key in overdue.keys() | soon.keys()
     }
+
+
+def _most_first(clocks: dict[str, int] | None) -> tuple[tuple[str, int], ...]:
+    if not clocks:
+        return ()
+    if len(clocks) == 1:
+        return tuple(clocks.items())
+    return tuple(sorted(clocks.items(), key=lambda i: -i[1]))
+
+
+async def _plain_rows(db: AsyncSession, query: Select[Any]) -> Sequence[Row[Any]]:
+    """Rows of an aggregate or column query, run on the session's connection: plain
+    tuples, without the ORM's per-row work (tens of thousands of rows for a province)."""
+    connection = await db.connection()
+    return (await connection.execute(query)).all()
 
 
 def _total(tallies: dict[int, Tally]) -> Tally:
@@ -226,8 +235,8 @@ def _rows(tallies: dict[int, Tally], names: dict[int, str]) -> list[GroupRow]:
 async def _person_names(db: AsyncSession, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    rows = await db.execute(select(Person.id, Person.name).where(Person.id.in_(sorted(ids))))
-    return {i: n for i, n in rows.tuples()}
+    rows = await _plain_rows(db, select(Person.id, Person.name).where(Person.id.in_(sorted(ids))))
+    return {i: n for i, n in rows}
 
 
 async def drill_down(
@@ -301,8 +310,10 @@ def _ones(condition: Any) -> Any:
 async def _counted(
     db: AsyncSession, scope: Scope, by: By, query: Select[Any]
 ) -> list[tuple[Any, ...]]:
-    query = not_recused(query.where(Case.county_id.in_(scope.county_ids)), scope.viewer)
-    return [tuple(r) for r in (await db.execute(query.group_by(_key_column(by)))).all()]
+    """The counts of a query already limited to the scope's counties, by key, leaving out
+    the cases the viewer is recused from."""
+    query = not_recused(query, scope.viewer)
+    return [tuple(r) for r in await _plain_rows(db, query.group_by(_key_column(by)))]
 
 
 async def _clock_counts(
@@ -311,7 +322,10 @@ async def _clock_counts(
     query = _keyed(by, func.count(), _ones(CaseClock.stopped_on <= CaseClock.due)).join(
         CaseClock, CaseClock.case_id == Case.id
     )
+    # Scoped by the clock's own county (always its case's), so its index finds the
+    # county's clocks of the period and only their cases are read.
     query = query.where(
+        CaseClock.county_id.in_(scope.county_ids),
         CaseClock.name.in_(list(names)),
         CaseClock.state == "stopped",
         CaseClock.stopped_on >= start,
@@ -324,7 +338,7 @@ async def _reply_counts(
     db: AsyncSession, scope: Scope, by: By, start: dt.date, end: dt.date
 ) -> list[tuple[Any, ...]]:
     query = _keyed(by, func.count(), _ones(Case.evaluation.is_not(None))).where(
-        Case.replied_on >= start, Case.replied_on <= end
+        Case.county_id.in_(scope.county_ids), Case.replied_on >= start, Case.replied_on <= end
     )
     return await _counted(db, scope, by, query)
 
@@ -339,7 +353,11 @@ async def _rating_counts(
         func.count(),
         _ones(Case.evaluation == "satisfied"),
         _ones(Case.evaluation == "basically"),
-    ).where(Case.evaluated_at >= first, Case.evaluated_at < last)
+    ).where(
+        Case.county_id.in_(scope.county_ids),
+        Case.evaluated_at >= first,
+        Case.evaluated_at < last,
+    )
     return await _counted(db, scope, by, query)
 
 
@@ -352,6 +370,14 @@ class _Acc:
             self.values[k] = self.values.get(k, 0) + int(v or 0)
 
 
+async def _plan_for_these_values(db: AsyncSession) -> None:
+    """On PostgreSQL, plan the list's counts for this period and these counties, for the
+    rest of the transaction: after five runs of a prepared statement PostgreSQL may
+    switch to a generic plan, which for these counts reads twice as much."""
+    if db.get_bind().dialect.name == "postgresql":
+        await db.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
 async def red_black(
     db: AsyncSession,
     scope: Scope,
@@ -362,6 +388,7 @@ async def red_black(
 ) -> list[ranking.Row]:
     """The red/black list of units (townships and departments: a case counts for the
     township its territorial unit lies in) or of leaders (the answering owners)."""
+    await _plan_for_these_values(db)
     acc: dict[int, _Acc] = defaultdict(lambda: _Acc({}))
     roll = (lambda k: _unit_key(scope, k)) if by is By.unit else (lambda k: k)
     for key, n, ok in await _clock_counts(db, scope, by, ["accept"], start, end):

@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import Select, exists, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Principal
@@ -43,6 +45,30 @@ async def accused_of(db: AsyncSession, case_id: int) -> recusal.Accused:
         select(CaseUnit.unit_id).where(CaseUnit.case_id == case_id, CaseUnit.role == "accused")
     )
     return recusal.Accused.of(persons, units)
+
+
+def not_recused(query: Select[Any], viewer: recusal.Viewer) -> Select[Any]:
+    """Leave out of a query over cases those the viewer is accused in or speaks for an
+    accused unit of (《信访工作条例》第三十条): lists and counts never reach them."""
+    if viewer.person_id is not None:
+        query = query.where(
+            not_(
+                exists().where(
+                    CaseAccused.case_id == Case.id, CaseAccused.person_id == viewer.person_id
+                )
+            )
+        )
+    if viewer.unit_ids:
+        query = query.where(
+            not_(
+                exists().where(
+                    CaseUnit.case_id == Case.id,
+                    CaseUnit.role == "accused",
+                    CaseUnit.unit_id.in_(sorted(viewer.unit_ids)),
+                )
+            )
+        )
+    return query
 
 
 async def require_not_recused(db: AsyncSession, actor: Principal, case: Case) -> None:

@@ -30,6 +30,7 @@ from app.core.errors import DomainError
 from app.core.holidays import calendar_for
 from app.core.keys import KeyRing
 from app.core.personal_data import Secrets
+from app.ownership import read_services
 from app.ownership.models import Case, CaseAssignment, CaseEvent
 from app.ownership.services import CASE_CODE_BODY
 from app.ownership.track_services import NO_MATCH
@@ -49,7 +50,7 @@ from tests.integration.cases_setup import (
     reception,
     wrong_check,
 )
-from tests.integration.conftest import County
+from tests.integration.conftest import County, bearer
 from tests.integration.sittings_setup import Factory, add_account, sign_in
 
 Client = AsyncTestClient[Litestar]
@@ -116,6 +117,41 @@ async def test_a_leader_sees_an_overdue_case_in_red_and_records_progress(
     assert NOTE in shown.text and "已记录办理进展" in shown.text
     assert "case.progress.noted" in await desk.actions(late.id)
     assert shown.headers["cache-control"] == "no-store"
+
+
+async def test_a_leader_pages_through_many_cases_with_the_counts_over_all_of_them(
+    client: Client, clock: FixedClock, desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clerk = await desk.actor("clerk")
+    days = [RECEIVED + dt.timedelta(days=n) for n in (0, 1, 10)]  # 登记转送 due 17, 18, 27 March
+    made = [await desk.register(clerk, intake(desk.c, received_on=d), d) for d in days]
+    clock.advance(dt.timedelta(days=23))  # Wednesday 25 March: two overdue, one due soon
+    monkeypatch.setattr(read_services, "MY_PAGE_SIZE", 2)
+    await sign_in(client, "leader")
+
+    first = await client.get("/cases/mine")
+    second = await client.get("/cases/mine", params={"page": 2})
+
+    assert first.status_code == second.status_code == 200
+    for shown in (first.text, second.text):
+        assert "共 <strong>3</strong> 件" in shown
+        assert "已逾期 2 件" in shown and "5 天内到期 1 件" in shown
+    assert made[0].code in first.text and made[1].code in first.text
+    assert made[2].code not in first.text and 'href="/cases/mine?page=2"' in first.text
+    assert made[2].code in second.text and made[0].code not in second.text
+    assert "第 2 / 2 页" in second.text and 'rel="prev"' in second.text
+
+    headers = await bearer(client, "leader")
+    api = await client.get("/api/v1/my/cases", params={"size": 2}, headers=headers)
+    assert api.status_code == 200, api.text
+    body = api.json()
+    assert (body["total"], body["overdue"], body["due_soon"], body["pages"]) == (3, 2, 1, 2)
+    assert [c["code"] for c in body["cases"]] == [made[0].code, made[1].code]
+    assert [c["urgency"] for c in body["cases"]] == ["red", "red"]
+    last = await client.get("/api/v1/my/cases", params={"page": 7, "size": 2}, headers=headers)
+    assert last.json()["page"] == 2 and [c["code"] for c in last.json()["cases"]] == [made[2].code]
+    too_big = await client.get("/api/v1/my/cases", params={"size": 1000}, headers=headers)
+    assert too_big.status_code == 422
 
 
 async def test_a_refused_form_shows_why_and_changes_nothing(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.ownership import charts, ranking, recusal, workflow
+from app.ownership.models import FINISHED_STATUSES, OPEN_CASE
 from app.ownership.ranking import Counts, Metric, Standing
 from app.ownership.workflow import CaseStatus as S
 
@@ -14,6 +15,12 @@ def test_every_status_but_the_finished_ones_has_a_way_forward() -> None:
         assert workflow.next_statuses(status), status
     for status in workflow.FINISHED:
         assert workflow.next_statuses(status) == []
+
+
+def test_the_open_case_indexes_leave_out_exactly_the_finished_statuses() -> None:
+    assert set(FINISHED_STATUSES) == {str(s) for s in workflow.FINISHED}
+    for status in FINISHED_STATUSES:
+        assert f"'{status}'" in OPEN_CASE.text
 
 
 def test_every_open_status_can_reach_an_end() -> None:
