@@ -170,6 +170,13 @@ def flash(request: Request[Any, Any, Any], text: str, category: str = "success")
     request.session["_messages"] = messages
 
 
+def private(template: Template) -> Template:
+    """A page with personal details: never kept by a shared cache or the browser's
+    back-forward store."""
+    template.headers["Cache-Control"] = "no-store"
+    return template
+
+
 def page(
     request: Request[Any, Any, Any], template: str, status_code: int = 200, **context: Any
 ) -> Template:

@@ -27,7 +27,7 @@ from app.core.auth.roles import REVIEWER_ROLES, ROLE_LABELS, STAFF_ROLES, Role
 from app.core.clock import SHANGHAI, Clock
 from app.core.errors import DomainError, NotFound
 from app.core.forms import FormInvalid
-from app.core.web import flash, nav_item, page, runtime_of
+from app.core.web import flash, nav_item, page, private, runtime_of
 from app.handover import document, services, workflow
 from app.handover import review_services as reviews
 from app.handover import sign_services as signing
@@ -194,12 +194,6 @@ class Ctx:
     @property
     def today(self) -> dt.date:
         return services.local_today(self.clock.now())
-
-
-def private(template: Template) -> Template:
-    """Handover pages are never kept by a cache or the back-forward store."""
-    template.headers["Cache-Control"] = "no-store"
-    return template
 
 
 # ---------------------------------------------------------------- choices

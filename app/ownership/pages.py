@@ -34,7 +34,7 @@ from app.core.forms import FormInvalid
 from app.core.holidays import calendar_for
 from app.core.identity import ID_TYPE_LABELS, IdType
 from app.core.personal_data import Secrets
-from app.core.web import flash, nav_item, page, runtime_of
+from app.core.web import flash, nav_item, page, private, runtime_of
 from app.core.workdays import WorkCalendar
 from app.org.models import Person, Post, Tenure, Unit
 from app.ownership import assignment_services as assignments
@@ -212,12 +212,6 @@ class Ctx:
     async def calendar_of(self, case_id: int) -> WorkCalendar:
         case = await services.load(self.db, case_id)
         return await calendar_for(self.db, case.county_id)
-
-
-def private(template: Template) -> Template:
-    """Pages with petitioners' details are never kept by a cache or the back-forward store."""
-    template.headers["Cache-Control"] = "no-store"
-    return template
 
 
 # ---------------------------------------------------------------- small reads

@@ -22,11 +22,11 @@ from app.core.clock import Clock
 from app.core.errors import DomainError, NotAuthenticated
 from app.core.forms import FormInvalid
 from app.core.identity import ID_TYPE_LABELS, IdType
-from app.core.web import page, runtime_of
+from app.core.web import page, private, runtime_of
 from app.org.models import Unit
 from app.ownership import deadlines, petition_services, services
 from app.ownership import workflow as wf
-from app.ownership.pages import TERRITORIAL_KINDS, Posted, Reader, indented, posted_of, private
+from app.ownership.pages import TERRITORIAL_KINDS, Posted, Reader, indented, posted_of
 from app.ownership.track_pages import Visit, refusal_status, remember, track_url
 from app.scheduling import citizen_services as citizens
 from app.scheduling.booking_forms import TOPICS

@@ -26,10 +26,10 @@ from app.core.clock import SHANGHAI, Clock
 from app.core.codes import normalise_code
 from app.core.errors import DomainError, RuleViolation
 from app.core.personal_data import Secrets
-from app.core.web import flash, page, runtime_of
+from app.core.web import flash, page, private, runtime_of
 from app.ownership import services, track_services
 from app.ownership import workflow as wf
-from app.ownership.pages import clock_label, mark_of, private
+from app.ownership.pages import clock_label, mark_of
 from app.ownership.track_services import Tracking
 from app.scheduling import citizen_services as citizens
 

@@ -33,7 +33,7 @@ from app.core.clock import SHANGHAI, Clock, local_today
 from app.core.codes import normalise_code
 from app.core.errors import DomainError, NotAuthenticated, RuleViolation
 from app.core.personal_data import Secrets
-from app.core.web import flash, page, runtime_of
+from app.core.web import flash, page, private, runtime_of
 from app.scheduling import booking_services as bookings
 from app.scheduling import citizen_services as citizens
 from app.scheduling import services as scheduling
@@ -237,12 +237,6 @@ async def _prove(v: Visit, code: str, mobile: str) -> Booking:
 
 
 # ---------------------------------------------------------------- rendering
-
-
-def private(template: Template) -> Template:
-    """Personal pages are never kept by a shared cache or the browser's back-forward store."""
-    template.headers["Cache-Control"] = "no-store"
-    return template
 
 
 def _after(text: str | None) -> tuple[dt.date, int] | None:

@@ -29,7 +29,7 @@ from app.core.auth.access import Principal
 from app.core.clock import Clock, local_today
 from app.core.errors import DomainError
 from app.core.personal_data import Secrets
-from app.core.web import flash, page, runtime_of
+from app.core.web import flash, page, private, runtime_of
 from app.org.models import Person, Unit
 from app.scheduling import booking_services as bookings
 from app.scheduling import citizen_services as citizens
@@ -89,12 +89,6 @@ def channels_for(view: SittingView, today: dt.date) -> list[Channel]:
     if view.sitting.status == "scheduled" and view.sitting.day == today:
         offered.append(Channel.in_person)
     return offered
-
-
-def _private(template: Template) -> Template:
-    """Pages with a citizen's details are never kept by a cache or the back-forward store."""
-    template.headers["Cache-Control"] = "no-store"
-    return template
 
 
 # ---------------------------------------------------------------- the list of sittings
@@ -193,7 +187,7 @@ async def render_form(
     view = (await _views(ctx, [sitting]))[0]
     offered = channels_for(view, local_today(ctx.clock))
     shown = values or {"channel": str(offered[0]) if offered else ""}
-    return _private(
+    return private(
         page(
             ctx.request,
             "clerk/sitting.html",
@@ -245,7 +239,7 @@ def _channel_facts(ctx: Ctx, booking: Booking) -> dict[str, Any]:
 async def render_booking(ctx: Ctx, code: str) -> Template:
     booking = await clerks.clerk_booking(ctx.db, ctx.actor, code)
     start, end = slot_times(booking)
-    return _private(
+    return private(
         page(
             ctx.request,
             "clerk/booking.html",

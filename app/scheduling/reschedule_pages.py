@@ -20,7 +20,7 @@ from app.core.auth.access import public
 from app.core.clock import Clock, local_today
 from app.core.codes import normalise_code
 from app.core.errors import DomainError, RuleViolation
-from app.core.web import flash, page
+from app.core.web import flash, page, private
 from app.scheduling import booking_services as bookings
 from app.scheduling import citizen_services as citizens
 from app.scheduling.booking_forms import read_form
@@ -30,7 +30,6 @@ from app.scheduling.citizen_pages import (
     Visit,
     booking_url,
     day_label,
-    private,
     proven_booking,
     refusal_status,
     sitting_views,
