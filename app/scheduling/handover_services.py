@@ -93,6 +93,12 @@ async def future_sittings_of(
 # --------------------------------------------------------------------------- can stand
 
 
+def in_post(tenure: Tenure, day: dt.date) -> bool:
+    """Whether the tenure holds its post that day (an announced end counts as its end)."""
+    end = tenure.end_date or tenure.planned_end
+    return tenure.start_date <= day and (end is None or day < end)
+
+
 @dataclass(slots=True)
 class Standing:
     """Whether the successor can hold a departing sitting: the solver's hard rules that
@@ -109,8 +115,7 @@ class Standing:
     held: dict[int, list[dt.date]] = field(default_factory=lambda: defaultdict(list))
 
     def in_post(self, day: dt.date) -> bool:
-        end = self.tenure.end_date or self.tenure.planned_end
-        return self.tenure.start_date <= day and (end is None or day < end)
+        return in_post(self.tenure, day)
 
     def qualifies(self, rule: ReceptionRule) -> bool:
         post = self.tenure.post_id
@@ -191,9 +196,8 @@ async def _taken_by_successor(
 
 
 def _stands(tenure: Tenure, rule: ReceptionRule, day: dt.date) -> bool:
-    end = tenure.end_date or tenure.planned_end
-    in_post = tenure.start_date <= day and (end is None or day < end)
-    return in_post and (tenure.post_id in rule.pool_posts or tenure.post_id in rule.fallback_posts)
+    posts = (*rule.pool_posts, *rule.fallback_posts)
+    return in_post(tenure, day) and tenure.post_id in posts
 
 
 async def _lock_pins(
