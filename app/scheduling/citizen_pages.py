@@ -328,7 +328,7 @@ async def render_sitting(
         view=view,
         sitting=sitting,
         step=step,
-        mobile_masked=citizens.mask_mobile(mobile) if mobile else None,
+        mobile_masked=bookings.mask_mobile(mobile) if mobile else None,
         error=error,
         values=values or {},
         id_types=list(ID_LABELS.items()),
@@ -499,7 +499,7 @@ class CitizenPages(Controller):
         request.session.pop(_CITIZEN, None)
         request.session[_CODE_SENT] = mobile
         minutes = citizens.CODE_MINUTES
-        flash(request, f"验证码已发送至{citizens.mask_mobile(mobile)}，{minutes}分钟内有效。")
+        flash(request, f"验证码已发送至{bookings.mask_mobile(mobile)}，{minutes}分钟内有效。")
         return Redirect(path=sitting_url(sitting_id) + "#step")
 
     @post("/sittings/{sitting_id:int}/verify", opt=PUBLIC)

@@ -31,11 +31,17 @@ from app.org import services as org
 from app.org.models import Person, Unit
 from app.scheduling import booking_services as bookings
 from app.scheduling.booking_services import (
+    CONFIRMATION,
+    SEND_ATTEMPTS,
+    SEND_JOB,
     Booked,
     BookingRequest,
     Channel,
+    Confirmation,
     Policy,
     insert_ignoring,
+    mask_mobile,
+    message_key,
     normalise_mobile,
 )
 from app.scheduling.models import (
@@ -107,10 +113,6 @@ async def count_booking(db: AsyncSession, now: dt.datetime, ip: str, mobile_ref:
 # --------------------------------------------------------------------------- outbox
 
 
-def mask_mobile(mobile: str) -> str:
-    return mobile[:3] + "****" + mobile[-4:]
-
-
 async def queue_message(
     db: AsyncSession,
     secrets: Secrets,
@@ -141,11 +143,11 @@ async def queue_message(
     await db.flush()
     await enqueue(
         db,
-        "outbox.send",
+        SEND_JOB,
         {"message": message.id},
         now=now,
         dedupe_key=f"outbox:{message.id}",
-        max_attempts=6,
+        max_attempts=SEND_ATTEMPTS,
     )
     return message
 
@@ -293,16 +295,16 @@ async def book_and_confirm(
     """Book, and queue the confirmation SMS in the same transaction (walk-ins get their
     queue number on the spot instead)."""
 
-    async def confirm(booking: Booking) -> None:
-        if request.channel is not Channel.in_person:
-            tail = normalise_mobile(request.mobile)[-4:]
-            body = confirmation_text(booking, tail)
-            await tell(db, secrets, now, booking, "confirmation", "confirmation", body)
+    async def queue(booking: Booking, body: str) -> None:
+        await tell(db, secrets, now, booking, CONFIRMATION, CONFIRMATION, body)
 
-    done = await bookings.book(
-        db, actor, now, request, secrets, policy, citizen=citizen, then=confirm
+    confirm = None
+    if request.channel is not Channel.in_person:
+        tail = normalise_mobile(request.mobile)[-4:]
+        confirm = Confirmation(lambda booking: confirmation_text(booking, tail), queue)
+    return await bookings.book(
+        db, actor, now, request, secrets, policy, citizen=citizen, confirm=confirm
     )
-    return done
 
 
 async def tell(
@@ -323,7 +325,7 @@ async def tell(
         db,
         secrets,
         now,
-        key=f"booking:{booking.id}:{key}",
+        key=message_key(booking.id, key),
         kind=kind,
         mobile=mobile,
         county_id=booking.county_id,

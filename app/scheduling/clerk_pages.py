@@ -232,7 +232,7 @@ def _channel_facts(ctx: Ctx, booking: Booking) -> dict[str, Any]:
         "walk_in": channel is Channel.in_person,
         "sms": channel is not Channel.in_person,
         "channel_label": STAFF_CHANNELS.get(channel, bookings.CHANNEL_LABELS[channel]),
-        "mobile_masked": citizens.mask_mobile(mobile) if mobile else "未留手机号",
+        "mobile_masked": bookings.mask_mobile(mobile) if mobile else "未留手机号",
     }
 
 

@@ -54,14 +54,10 @@ LEDGER_CALL = "ledger_append("
 STEPS = (
     (web, "principal_for", "guard: the caller's account, roles and scopes (own session)"),
     (citizens, "book_and_confirm", "book_and_confirm: all of the booking's work"),
-    (bookings, "book", "  book: checks, limits, seat, booking row, ledger entry"),
+    (bookings, "book", "  book: checks, limits, seat, booking row, SMS, ledger entry"),
     (bookings, "_scheduled_sitting", "    the sitting (joined load)"),
-    (bookings, "_refuse_second_booking", "    one active booking per citizen (SELECT)"),
-    (bookings, "_take_limits", "    monthly limits, identity and mobile (4 statements)"),
-    (bookings, "_place", "    the seat (2 statements)"),
-    (bookings, "_flush_once", "    INSERT the booking"),
+    (bookings, "_take_on_server", "    limits, seat, booking row and SMS (`booking_take`)"),
     (bookings, "_ledger", "    the ledger entry (ledger_append)"),
-    (citizens, "queue_message", "  the confirmation SMS: outbox row and job (3 statements)"),
 )
 
 
