@@ -82,7 +82,10 @@ def _make_sqlite_immediate(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY):
+        options = connection.get_execution_options()
+        if options.get("isolation_level") == AUTOCOMMIT:
+            return  # one_statement_factory: each statement is its own transaction
+        if options.get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")  # deferred: no write lock (read_only_factory)
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -166,6 +169,19 @@ def read_only_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     if engine.dialect.name == "postgresql":
         options["postgresql_readonly"] = True
     return session_factory(engine.execution_options(**options))
+
+
+AUTOCOMMIT = "AUTOCOMMIT"
+
+
+def one_statement_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for a read that is one statement, such as the guard's principal lookup.
+
+    They run in autocommit: one statement reads one consistent snapshot by itself, so the
+    transaction around it bought nothing and cost the `BEGIN` and `ROLLBACK` round trips
+    on PostgreSQL and the write lock of `BEGIN IMMEDIATE` on SQLite. A unit of work of
+    more than one statement belongs in `transaction` or `read_only_factory`."""
+    return session_factory(engine.execution_options(isolation_level=AUTOCOMMIT))
 
 
 @contextlib.asynccontextmanager

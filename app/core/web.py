@@ -4,6 +4,7 @@ transaction, the access guard, and the page renderer with its navigation."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,9 +20,10 @@ from app.core.auth.access import Access, Principal
 from app.core.auth.roles import Role
 from app.core.auth.services import principal_for
 from app.core.clock import Clock
-from app.core.db import transaction
+from app.core.db import one_statement_factory, transaction
 from app.core.errors import Forbidden, NotAuthenticated
 from app.core.keys import KeyRing
+from app.core.personal_data import Secrets
 from app.core.settings import Settings
 
 
@@ -34,9 +36,19 @@ class Runtime:
     clock: Clock
     extras: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def token_key(self) -> bytes:
         return self.keys.derive("session", "api-token")
+
+    @functools.cached_property
+    def secrets(self) -> Secrets:
+        """Sealing and keyed hashes of personal numbers (derived once per process)."""
+        return Secrets(self.keys)
+
+    @functools.cached_property
+    def lookups(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for a read of one statement (the guard's principal), no transaction."""
+        return one_statement_factory(self.engine)
 
 
 def runtime_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Runtime:
@@ -92,7 +104,7 @@ async def _load_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Pri
         if not isinstance(session, dict) or "account_id" not in session:
             return None
         account_id, issued = int(session["account_id"]), int(session.get("issued", 0))
-    async with runtime.factory() as db:
+    async with runtime.lookups() as db:
         return await principal_for(db, account_id, dt.datetime.fromtimestamp(issued, dt.UTC))
 
 

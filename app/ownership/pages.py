@@ -203,7 +203,7 @@ class Ctx:
 
     @property
     def secrets(self) -> Secrets:
-        return Secrets(runtime_of(self.request).keys)
+        return runtime_of(self.request).secrets
 
     @property
     def profile(self) -> str:

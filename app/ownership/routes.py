@@ -70,7 +70,7 @@ APPOINT = allow(*services.APPOINTERS)
 
 
 def _secrets(request: Request[Any, Any, Any]) -> Secrets:
-    return Secrets(runtime_of(request).keys)
+    return runtime_of(request).secrets
 
 
 def _profile(request: Request[Any, Any, Any]) -> str:

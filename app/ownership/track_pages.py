@@ -55,7 +55,7 @@ class Visit:
 
     @property
     def secrets(self) -> Secrets:
-        return Secrets(runtime_of(self.request).keys)
+        return runtime_of(self.request).secrets
 
     @property
     def today(self) -> dt.date:

@@ -51,7 +51,7 @@ MAX_LIMIT = 500
 
 
 def _secrets(request: Request[Any, Any, Any]) -> Secrets:
-    return Secrets(runtime_of(request).keys)
+    return runtime_of(request).secrets
 
 
 def booking_out(booking: Booking, receipt: Receipt | None = None) -> BookingOut:

@@ -74,7 +74,7 @@ def _policy(ctx: Ctx) -> Policy:
 
 
 def _secrets(ctx: Ctx) -> Secrets:
-    return Secrets(runtime_of(ctx.request).keys)
+    return runtime_of(ctx.request).secrets
 
 
 async def _views(ctx: Ctx, sittings: list[Sitting]) -> list[SittingView]:

@@ -55,7 +55,7 @@ STEPS = (
     (web, "principal_for", "guard: the caller's account, roles and scopes (own session)"),
     (citizens, "book_and_confirm", "book_and_confirm: all of the booking's work"),
     (bookings, "book", "  book: checks, limits, seat, booking row, SMS, ledger entry"),
-    (bookings, "_scheduled_sitting", "    the sitting (joined load)"),
+    (bookings, "_sitting_to_book", "    the sitting, its rule, venue, official and county"),
     (bookings, "_take_on_server", "    limits, seat, booking row and SMS (`booking_take`)"),
     (bookings, "_ledger", "    the ledger entry (ledger_append)"),
 )

@@ -9,7 +9,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import column, func, select, table
+from sqlalchemy import bindparam, column, func, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Grant, Principal, require_scope
@@ -197,6 +197,28 @@ async def authenticate(
     return account if ok else None
 
 
+_GRANTS = RoleGrant.__table__
+#: Built once: every request with a credential runs it.
+_PRINCIPAL = (
+    select(
+        Account.username,
+        Account.display_name,
+        Account.person_id,
+        Account.disabled,
+        Account.sessions_valid_after,
+        _GRANTS.c.role,
+        _GRANTS.c.scope_unit_id,
+        _units.c.path,
+        _units.c.name,
+    )
+    .select_from(Account)
+    .outerjoin(_GRANTS, _GRANTS.c.account_id == Account.id)
+    .outerjoin(_units, _units.c.id == _GRANTS.c.scope_unit_id)
+    .where(Account.id == bindparam("account_id"))
+    .order_by(_GRANTS.c.id)
+)
+
+
 async def principal_for(
     db: AsyncSession, account_id: int, issued_at: dt.datetime
 ) -> Principal | None:
@@ -206,27 +228,7 @@ async def principal_for(
 
     Every request with a credential asks this, so it is one statement: the account, each
     grant and the grant's scope unit, joined."""
-    grants = RoleGrant.__table__
-    rows = (
-        await db.execute(
-            select(
-                Account.username,
-                Account.display_name,
-                Account.person_id,
-                Account.disabled,
-                Account.sessions_valid_after,
-                grants.c.role,
-                grants.c.scope_unit_id,
-                _units.c.path,
-                _units.c.name,
-            )
-            .select_from(Account)
-            .outerjoin(grants, grants.c.account_id == Account.id)
-            .outerjoin(_units, _units.c.id == grants.c.scope_unit_id)
-            .where(Account.id == account_id)
-            .order_by(grants.c.id)
-        )
-    ).all()
+    rows = (await db.execute(_PRINCIPAL, {"account_id": account_id})).all()
     if not rows or issued_at < rows[0].sessions_valid_after:
         return None
     first = rows[0]
