@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from app.ledger import merkle
 from app.ledger.audit import Rebuild
-from app.ledger.rules import Entry, encodes_to, leaf_parts
+from app.ledger.rules import Entry, canonical, encodes_to, leaf_parts
 
 leaves = st.lists(st.binary(max_size=40), min_size=1, max_size=300)
 
@@ -59,6 +59,36 @@ def test_the_fast_reencoding_accepts_exactly_the_rfc8785_bytes(value: dict[str, 
     assert encodes_to(value, canonical)
     assert not encodes_to(value, canonical + b" ")
     assert not encodes_to({**value, "longer-than-any-key": 1}, canonical)
+
+
+any_keys = st.text(max_size=6)
+anything = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.text(max_size=12),  # lone surrogates and control characters included
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_keys, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _reference(value: dict[str, Any]) -> bytes | None:
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, ValueError):
+        return None
+
+
+@given(st.dictionaries(ascii_keys, values, max_size=6) | st.dictionaries(any_keys, anything))
+def test_a_leaf_is_encoded_exactly_as_rfc8785_encodes_it(value: dict[str, Any]) -> None:
+    expected = _reference(value)
+    if expected is None:  # rfc8785 refuses it (e.g. an integer beyond 2**53): so do we
+        try:
+            canonical(value)
+        except (rfc8785.CanonicalizationError, ValueError):
+            return
+        raise AssertionError("canonical() encoded what RFC 8785 cannot")
+    assert canonical(value) == expected
 
 
 @given(
