@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, literal, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
@@ -123,22 +123,6 @@ def _owned_open(person_id: int, viewer: recusal.Viewer, *columns: Any) -> Select
     return not_recused(query, viewer)
 
 
-async def _my_counts(
-    db: AsyncSession, person_id: int, viewer: recusal.Viewer, today: dt.date
-) -> tuple[int, int, int]:
-    horizon = today + dt.timedelta(days=WARN_DAYS)
-    soon = and_(Case.next_due >= today, Case.next_due <= horizon)
-    query = _owned_open(
-        person_id,
-        viewer,
-        func.count(),
-        func.count(sql_case((Case.next_due < today, 1))),
-        func.count(sql_case((soon, 1))),
-    )
-    total, overdue, due_soon = (await db.execute(query)).one()
-    return int(total), int(overdue or 0), int(due_soon or 0)
-
-
 async def my_cases(
     db: AsyncSession, actor: Principal, today: dt.date, *, page: int = 1, size: int = MY_PAGE_SIZE
 ) -> MyCases:
@@ -150,43 +134,83 @@ async def my_cases(
         raise Forbidden("我的包案只对领导账号开放。")
     size = min(max(size, 1), MY_PAGE_MAX)
     viewer = await viewer_of(db, actor)
-    total, overdue, due_soon = await _my_counts(db, actor.person_id, viewer, today)
-    page = min(max(page, 1), max(1, -(-total // size)))
-    order = (Case.next_due.is_(None), Case.next_due, Case.id)
-    # The page's ids first, from the indexes alone; then only those rows are read.
-    ids = (
-        _owned_open(actor.person_id, viewer, Case.id)
-        .order_by(*order)
-        .limit(size)
-        .offset((page - 1) * size)
+    (total, overdue, due_soon), page, ids = await _my_page(
+        db, actor.person_id, viewer, today, max(page, 1), size
     )
-    cases = list(await db.scalars(select(Case).where(Case.id.in_(ids)).order_by(*order)))
-    owners = await _my_ownerships(db, actor.person_id, [c.id for c in cases])
-    found = [OwnedCase(c, owners[c.id], _urgency(c, today)) for c in cases if c.id in owners]
-    return MyCases(found, total, overdue, due_soon, page, size)
+    found = await _my_rows(db, actor.person_id, ids) if ids else []
+    return MyCases(
+        [OwnedCase(c, o, _urgency(c, today)) for c, o in found],
+        total,
+        overdue,
+        due_soon,
+        page,
+        size,
+    )
 
 
-async def _my_ownerships(
-    db: AsyncSession, person_id: int, case_ids: list[int]
-) -> dict[int, CaseOwner]:
-    """Per case, the person's ownership that answers most for it (lead, first, co)."""
-    if not case_ids:
-        return {}
-    rows = await db.scalars(
-        select(CaseOwner)
-        .where(
-            CaseOwner.case_id.in_(case_ids),
-            CaseOwner.person_id == person_id,
-            CaseOwner.active.is_(True),
+_MY_ORDER = (Case.next_due.is_(None), Case.next_due, Case.id)
+
+
+def _my_tallies(today: dt.date) -> tuple[Any, Any, Any]:
+    """All, overdue and due within WARN_DAYS, counted over the leader's open cases."""
+    soon = and_(Case.next_due >= today, Case.next_due <= today + dt.timedelta(days=WARN_DAYS))
+    return (
+        func.count(),
+        func.count(sql_case((Case.next_due < today, 1))),
+        func.count(sql_case((soon, 1))),
+    )
+
+
+async def _my_page(
+    db: AsyncSession, person_id: int, viewer: recusal.Viewer, today: dt.date, page: int, size: int
+) -> tuple[tuple[int, int, int], int, list[int]]:
+    """The counts over all the leader's open cases, the page shown (the one asked for, or
+    the last when it asked past it) and that page's case ids — one statement, from the
+    indexes alone: every open owned case numbered in deadline order with the counts as
+    window aggregates, then the page's numbers kept."""
+    total, overdue, soon = (t.over() for t in _my_tallies(today))
+    mine = _owned_open(
+        person_id,
+        viewer,
+        Case.id,
+        func.row_number().over(order_by=_MY_ORDER).label("n"),
+        total.label("total"),
+        overdue.label("overdue"),
+        soon.label("soon"),
+    ).subquery()
+    last = (mine.c.total + size - 1) // size  # at least 1 wherever a row exists
+    shown = sql_case((literal(page) <= last, literal(page)), else_=last)
+    rows = (
+        await db.execute(
+            select(mine.c.id, mine.c.total, mine.c.overdue, mine.c.soon, shown)
+            .where(mine.c.n > (shown - 1) * size, mine.c.n <= shown * size)
+            .order_by(mine.c.n)
         )
+    ).all()
+    if not rows:
+        return (0, 0, 0), 1, []
+    first = rows[0]
+    counts = (int(first[1]), int(first[2] or 0), int(first[3] or 0))
+    return counts, int(first[4]), [r[0] for r in rows]
+
+
+async def _my_rows(
+    db: AsyncSession, person_id: int, ids: list[int]
+) -> list[tuple[Case, CaseOwner]]:
+    """The page's cases in `ids` order, each with the person's ownership that answers most
+    for it (lead, first, co), read together in one statement."""
+    rows = await db.execute(
+        select(Case, CaseOwner)
+        .join(CaseOwner, CaseOwner.case_id == Case.id)
+        .where(Case.id.in_(ids), CaseOwner.person_id == person_id, CaseOwner.active.is_(True))
         .options(raiseload(CaseOwner.tenure))
     )
-    found: dict[int, CaseOwner] = {}
-    for owner in rows:
-        kept = found.get(owner.case_id)
-        if kept is None or ROLE_ORDER[owner.role] < ROLE_ORDER[kept.role]:
-            found[owner.case_id] = owner
-    return found
+    best: dict[int, tuple[Case, CaseOwner]] = {}
+    for case, owner in rows.tuples():
+        kept = best.get(case.id)
+        if kept is None or ROLE_ORDER[owner.role] < ROLE_ORDER[kept[1].role]:
+            best[case.id] = (case, owner)
+    return [best[i] for i in ids if i in best]
 
 
 def _urgency(case: Case, today: dt.date) -> deadlines.Urgency:
