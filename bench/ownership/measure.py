@@ -374,6 +374,10 @@ async def explain(manifest: Manifest, path: ReadPath) -> str:
         timer.keep = False
         async with engine.connect() as conn:
             for statement, params in timer.statements:
+                if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
+                    # e.g. the list's `SET LOCAL plan_cache_mode`: run it, nothing to plan
+                    await conn.exec_driver_sql(statement, params)
+                    continue
                 plan = await conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
                 out.append(statement.strip() + "\n" + "\n".join(r[0] for r in plan))
             await conn.rollback()
