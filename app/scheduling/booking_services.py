@@ -454,29 +454,7 @@ async def book(
     refs = (who, secrets.ref(request.id_type, number))
     if request.channel is Channel.online and citizen != refs[0]:
         raise NotAuthenticated("网上预约须先用短信验证码验证该手机号。")
-    booking = Booking(
-        code=code,
-        county_id=sitting.county_id,
-        sitting_id=sitting.id,
-        slot_start=slot.start.strftime("%H:%M") if slot else None,
-        channel=str(request.channel),
-        queue_number=None,
-        name=request.name.strip(),
-        mobile_hash=refs[0],
-        mobile_enc=secrets.seal(mobile),
-        id_type=str(request.id_type),
-        id_hash=refs[1],
-        id_enc=secrets.seal(number),
-        id_masked=mask(request.id_type, number),
-        topic=request.topic.strip(),
-        summary=request.summary.strip(),
-        party_size=request.party_size,
-        representatives=list(request.representatives),
-        sequence=0,
-        created_by=actor.account_id if actor and actor.account_id else None,
-        created_at=now,
-        updated_at=now,
-    )
+    booking = _new_booking(request, sitting, slot, code, refs, secrets, actor, now)
     booking.sitting = sitting  # loaded already: the confirmation reads it
     sms = confirm.text(booking) if confirm is not None and mobile else None
     if slot is not None and db.get_bind().dialect.name == "postgresql":
@@ -499,6 +477,43 @@ async def book(
         queue_number=booking.queue_number,
     )
     return Booked(booking, receipt)
+
+
+def _new_booking(
+    request: BookingRequest,
+    sitting: Sitting,
+    slot: Slot | None,
+    code: str,
+    refs: tuple[str, str],
+    secrets: Secrets,
+    actor: Principal | None,
+    now: dt.datetime,
+) -> Booking:
+    """The booking row as asked for; its status and queue number come with the seat."""
+    mobile, number = _mobile_of(request), normalise(request.id_type, request.id_number)
+    return Booking(
+        code=code,
+        county_id=sitting.county_id,
+        sitting_id=sitting.id,
+        slot_start=slot.start.strftime("%H:%M") if slot else None,
+        channel=str(request.channel),
+        queue_number=None,
+        name=request.name.strip(),
+        mobile_hash=refs[0],
+        mobile_enc=secrets.seal(mobile),
+        id_type=str(request.id_type),
+        id_hash=refs[1],
+        id_enc=secrets.seal(number),
+        id_masked=mask(request.id_type, number),
+        topic=request.topic.strip(),
+        summary=request.summary.strip(),
+        party_size=request.party_size,
+        representatives=list(request.representatives),
+        sequence=0,
+        created_by=actor.account_id if actor and actor.account_id else None,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 async def _take_here(
@@ -658,7 +673,7 @@ async def _flush_once(db: AsyncSession) -> None:
         # Two requests of one citizen for one sitting at the same moment: one wins.
         message = str(clash.orig)
         if "uq_bookings_active" in message or "bookings.sitting_id" in message:
-            raise RuleViolation("您已预约该场接访，不能重复预约。") from clash
+            raise RuleViolation(SECOND_BOOKING) from clash
         raise
 
 
