@@ -198,6 +198,10 @@ def _watch(engine: AsyncEngine, samples: list[dict[str, float]]) -> None:
     def after(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if statement.startswith("UPDATE ledgers SET size"):
             conn.info["locked"] = time.perf_counter()
+        elif "FROM ledger_append(" in statement:
+            # The lock is taken inside the call: counted from when it was sent.
+            conn.info["locked"] = conn.info["write_sent"] = conn.info["sent"]
+            conn.info["written"] = time.perf_counter()
         elif "INSERT INTO ledger_entries" in statement:
             conn.info["write_sent"], conn.info["written"] = conn.info["sent"], time.perf_counter()
 
@@ -298,6 +302,10 @@ def main() -> None:
     print(HOLD_HEADER)
     for hold in lock_holds:
         print(hold.row())
+    print(
+        "\nappend takes the head lock inside `ledger_append()`: its rows count from when the"
+        " call was sent, so with several writers they include the wait for the lock."
+    )
 
 
 if __name__ == "__main__":
