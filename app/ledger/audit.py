@@ -32,22 +32,30 @@ class Rebuild:
 
     def extend(self, leaves: list[bytes]) -> tuple[list[bytes], dict[int, Finished]]:
         """Append leaf byte strings; return their leaf hashes and, per level >= 1, the
-        nodes they finish (consecutive indexes from the one covering the first new leaf)."""
-        start, peaks = self.size, self.peaks
+        nodes they finish (consecutive indexes from the one covering the first new leaf).
+
+        Level by level: the new nodes of a level, after the old peak of that level when
+        they start at an odd index, pair up into the next level's new nodes; an unpaired
+        last one is that level's new peak. One comprehension per level, not a loop turn
+        per node."""
+        start = self.size
         hashes = [sha256(_LEAF + leaf).digest() for leaf in leaves]
-        levels: list[list[bytes]] = [[] for _ in range(64)]
-        size = start
-        for h in hashes:
-            n, level = size, 0
-            while n & 1:
-                h = sha256(_NODE + peaks.pop() + h).digest()
-                n >>= 1
-                level += 1
-                levels[level].append(h)
-            peaks.append(h)
-            size += 1
-        self.size = size
-        done = {lv: Finished(start >> lv, got) for lv, got in enumerate(levels) if got}
+        levels = [lv for lv in range(start.bit_length() - 1, -1, -1) if start >> lv & 1]
+        peak = dict(zip(levels, self.peaks, strict=True))
+        done: dict[int, Finished] = {}
+        run, first, level = hashes, start, 0
+        while run:
+            if level:
+                done[level] = Finished(first, run)
+            if first & 1:
+                run = [peak.pop(level), *run]
+            if len(run) & 1:
+                peak[level] = run[-1]
+            pairs = zip(run[0::2], run[1::2], strict=False)  # the odd one out: the peak
+            run = [sha256(_NODE + a + b).digest() for a, b in pairs]
+            first, level = first >> 1, level + 1
+        self.size = start + len(leaves)
+        self.peaks = [peak[lv] for lv in sorted(peak, reverse=True)]
         return hashes, done
 
     def add(self, leaves: list[bytes]) -> tuple[list[bytes], dict[tuple[int, int], bytes]]:
