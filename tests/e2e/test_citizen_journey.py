@@ -5,9 +5,10 @@ invitation, and cancels."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.e2e.test_admin_journey import sign_in
 
@@ -17,18 +18,33 @@ MOBILE = "13800138000"
 RESIDENT_ID = "11010519491231002X"  # the standard's own example, valid check digit
 
 
+MORE_PAGES = 10
+
+
+def first_listed(page: Page, narrow: Callable[[Locator], Locator], what: str) -> Locator:
+    """The first sitting on the list that `narrow` keeps, following "更多" if need be."""
+    for _ in range(MORE_PAGES):
+        found = narrow(page.locator("a.sitting-link"))
+        if found.count():
+            return found.first
+        more = page.get_by_role("link", name="更多接访安排")
+        if not more.count():
+            break
+        more.click()
+    pytest.fail(f"no sitting {what} in the booking window")
+
+
 def bookable_sitting(page: Page, base: str) -> str:
-    """The first sitting on the list whose online booking is still open."""
+    """The first sitting whose online booking is still open. After 17:00 on a Monday,
+    Tuesday's village sittings alone (all closed by then) fill the first page."""
     page.goto(f"{base}/yuyue")
-    links = page.locator("a.sitting-link")
-    expect(links.first).to_be_visible()
-    for n in range(min(links.count(), 40)):
-        link = links.nth(n)
-        if "截止" not in link.inner_text() and "约满" not in link.inner_text():
-            href = link.get_attribute("href")
-            assert href is not None
-            return base + href
-    pytest.fail("no bookable sitting in the demo's next 30 days")
+    expect(page.locator("a.sitting-link").first).to_be_visible()
+    found = first_listed(
+        page, lambda links: links.filter(has_not_text="截止").filter(has_not_text="约满"), "open"
+    )
+    href = found.get_attribute("href")
+    assert href is not None
+    return base + href
 
 
 def code_from_outbox(browser: Browser, base: str) -> str:

@@ -12,10 +12,9 @@ from playwright.sync_api import Locator, Page, expect
 
 from app.core.identity import gb11643_check_char
 from tests.e2e.test_admin_journey import sign_in
+from tests.e2e.test_citizen_journey import first_listed
 
 pytestmark = pytest.mark.e2e
-
-MORE_PAGES = 10
 
 
 def resident_id(body: str) -> str:
@@ -29,16 +28,7 @@ def open_booking(page: Page, base: str) -> None:
 
 
 def first_sitting(page: Page, badge: str) -> Locator:
-    """The first sitting on the list carrying this badge, following "更多" if need be."""
-    for _ in range(MORE_PAGES):
-        found = page.locator("a.sitting-link", has_text=badge)
-        if found.count():
-            return found.first
-        more = page.get_by_role("link", name="更多接访安排")
-        if not more.count():
-            break
-        more.click()
-    pytest.fail(f"no sitting marked {badge!r} in the booking window")
+    return first_listed(page, lambda links: links.filter(has_text=badge), f"marked {badge!r}")
 
 
 def fill_citizen(page: Page, name: str, mobile: str, id_number: str, summary: str) -> None:
