@@ -17,7 +17,7 @@ from app.core.auth.access import Principal
 from app.core.workdays import WorkCalendar
 from app.ledger import services as ledger
 from app.ledger.rules import ledger_action
-from app.ownership import deadlines
+from app.ownership import deadlines, fact_services, ranking
 from app.ownership.models import Case, CaseClock
 
 #: Clocks that time the petitioner, not the owners: never marked late on owners' lists.
@@ -85,6 +85,7 @@ async def start(
         row = CaseClock(
             case_id=case.id,
             county_id=case.county_id,
+            territorial_unit_id=case.territorial_unit_id,
             assignment_id=assignment_id,
             name=name,
             start=on,
@@ -106,17 +107,24 @@ async def stop(db: AsyncSession, case: Case, names: Iterable[str], on: dt.date) 
     for clock in stopped:
         clock.state = STOPPED
         clock.stopped_on = on
-    await db.flush()
+    await _counted_on_the_list(db, case, stopped)
     return stopped
 
 
 async def stop_for(db: AsyncSession, case: Case, assignment_id: int, on: dt.date) -> None:
     """Stop the running clocks of one assignment (it was answered)."""
-    for clock in await running(db, case.id):
-        if clock.assignment_id == assignment_id:
-            clock.state = STOPPED
-            clock.stopped_on = on
+    stopped = [c for c in await running(db, case.id) if c.assignment_id == assignment_id]
+    for clock in stopped:
+        clock.state = STOPPED
+        clock.stopped_on = on
+    await _counted_on_the_list(db, case, stopped)
+
+
+async def _counted_on_the_list(db: AsyncSession, case: Case, changed: Iterable[CaseClock]) -> None:
+    """Flush; and if a clock the red/black list counts changed, the case's facts anew."""
     await db.flush()
+    if any(c.name in ranking.FACT_CLOCKS for c in changed):
+        await fact_services.refresh(db, case)
 
 
 async def refresh_next(db: AsyncSession, case: Case) -> None:
@@ -157,10 +165,12 @@ async def recompute(
         extension_days=extension_days,
         paused_days=paused_days,
     )
+    was_stopped = clock.state == STOPPED
     clock.state = SUPERSEDED
     row = CaseClock(
         case_id=case.id,
         county_id=case.county_id,
+        territorial_unit_id=case.territorial_unit_id,
         assignment_id=clock.assignment_id,
         name=name or clock.name,
         start=clock.start,
@@ -173,7 +183,7 @@ async def recompute(
         created_at=now,
     )
     db.add(row)
-    await db.flush()
+    await _counted_on_the_list(db, case, [clock] if was_stopped else [])
     await _ledger_recomputed(db, actor, now, case, clock, row, cause)
     return row
 

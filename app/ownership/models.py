@@ -232,13 +232,15 @@ class CaseClock(Base):
             "stopped_on",
             sqlite_where=STOPPED,
             postgresql_where=STOPPED,
-            postgresql_include=["case_id", "due"],
+            postgresql_include=["case_id", "due", "territorial_unit_id"],
         ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     county_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    #: The case's 属地 (set at intake, never changed), so the list by unit reads no case.
+    territorial_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     assignment_id: Mapped[int | None] = mapped_column(
         ForeignKey("case_assignments.id"), nullable=True
     )
@@ -299,3 +301,32 @@ class CaseEvent(Base):
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
     public: Mapped[bool] = mapped_column(Boolean, default=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
+
+
+class RankingFact(Base):
+    """What a case counts for on the red/black list by leader, once per answering owner:
+    a stopped `accept` clock (`accept`), a stopped handling clock (`timed`), the reply
+    (`reply`, graded 1 once rated) and the rating (`rating`: 2 满意, 1 基本满意, 0 不满意),
+    each on its day. Derived from the clocks, the case row and its active answering owners
+    (`fact_services.refresh`, called wherever one of them changes), so the province's list
+    is counted from this table's index instead of joining a quarter's facts to every case's
+    owners."""
+
+    __tablename__ = "ranking_facts"
+    __table_args__ = (
+        Index(
+            "ix_ranking_facts_period",
+            "county_id",
+            "day",
+            postgresql_include=["person_id", "metric", "grade", "case_id"],
+        ),
+        Index("ix_ranking_facts_case", "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    county_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    metric: Mapped[str] = mapped_column(String(8))
+    day: Mapped[dt.date] = mapped_column(Date)
+    grade: Mapped[int] = mapped_column(Integer)

@@ -26,7 +26,7 @@ from app.ledger.rules import ledger_action
 from app.org import services as org
 from app.org.models import Post, Tenure
 from app.org.references import tenure_reference_check
-from app.ownership import recusal
+from app.ownership import fact_services, recusal
 from app.ownership.models import Case, CaseOwner
 from app.ownership.workflow import OPEN
 
@@ -148,9 +148,16 @@ async def assume(
         assumed_by=actor.account_id or None,
     )
     db.add(row)
-    await db.flush()
+    await _answering_changed(db, case, row)
     await _ledger_owner(db, actor, now, case, row, OWNER_ASSUMED, target_date=_iso(target_date))
     return row
+
+
+async def _answering_changed(db: AsyncSession, case: Case, row: CaseOwner) -> None:
+    """Flush; and if the row answers for the case, its red/black list facts anew."""
+    await db.flush()
+    if row.role in ANSWERING:
+        await fact_services.refresh(db, case)
 
 
 def _iso(day: dt.date | None) -> str | None:
@@ -195,7 +202,7 @@ async def renounce(
     row.active = False
     row.renounced_at = now
     row.renounce_reason = reason.strip()[:200] or None
-    await db.flush()
+    await _answering_changed(db, case, row)
     await _ledger_owner(db, actor, now, case, row, OWNER_RENOUNCED, cause=str(cause))
 
 

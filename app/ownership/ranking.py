@@ -15,10 +15,11 @@ Pure: counts in, rates, scores and the list out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final
+from typing import Final, NamedTuple
 
 import msgspec
 
@@ -156,8 +157,9 @@ class Counts:
         return Counts(*(getattr(self, f) + getattr(other, f) for f in Counts.__dataclass_fields__))
 
 
-@dataclass(frozen=True, slots=True)
-class Rate:
+class Rate(NamedTuple):
+    """A rate's two counts (a tuple: a province's list makes tens of thousands of them)."""
+
     numerator: int
     denominator: int
 
@@ -166,14 +168,18 @@ class Rate:
         return self.numerator / self.denominator if self.denominator else None
 
 
+#: The metrics in their order, read once (an enum member's lookup is slow in a loop).
+_TIMELY, _ON_TIME, _PARTICIPATION, _SATISFACTION, _ON_THE_SPOT = Metric
+
+
 def rates(counts: Counts, rules: Rules = DEFAULT_RULES) -> dict[Metric, Rate]:
     good = counts.satisfied + (counts.basically if rules.basically_is_satisfied else 0)
     return {
-        Metric.timely_acceptance: Rate(counts.timely_decisions, counts.decisions),
-        Metric.on_time_reply: Rate(counts.on_time_replies, counts.timed_replies),
-        Metric.participation: Rate(counts.rated_replies, counts.replies),
-        Metric.satisfaction: Rate(good, counts.rated),
-        Metric.on_the_spot: Rate(counts.on_the_spot, counts.receptions),
+        _TIMELY: Rate(counts.timely_decisions, counts.decisions),
+        _ON_TIME: Rate(counts.on_time_replies, counts.timed_replies),
+        _PARTICIPATION: Rate(counts.rated_replies, counts.replies),
+        _SATISFACTION: Rate(good, counts.rated),
+        _ON_THE_SPOT: Rate(counts.on_the_spot, counts.receptions),
     }
 
 
@@ -246,3 +252,87 @@ def by_place(found: Standing, place: int, ranked: int, rules: Rules) -> Standing
 def percent(rate: Rate) -> str:
     value = rate.value
     return "—" if value is None else f"{value * 100:.1f}%"
+
+
+# --------------------------------------------------------------------------- facts
+
+
+class Fact(StrEnum):
+    """What a case counts for on the list by leader (see `models.RankingFact`)."""
+
+    accept = "accept"
+    timed = "timed"
+    reply = "reply"
+    rating = "rating"
+
+
+#: The clocks the list reads: a routing decision's, and the handling clocks a reply stops.
+ACCEPT_CLOCK: Final = "accept"
+TIMED_CLOCKS: Final = ("handle", "extend")
+FACT_CLOCKS: Final = (ACCEPT_CLOCK, *TIMED_CLOCKS)
+#: A rating's grade: 满意 2, 基本满意 1, 不满意 0.
+GRADES: Final[Mapping[str, int]] = {"satisfied": 2, "basically": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFact:
+    fact: Fact
+    day: dt.date
+    grade: int
+
+
+def case_facts(
+    stopped: Iterable[tuple[str, dt.date, dt.date]],
+    replied_on: dt.date | None,
+    evaluation: str | None,
+    evaluated_on: dt.date | None,
+) -> list[CaseFact]:
+    """A case's facts from its stopped clocks (name, stopped on, due), its reply day and its
+    rating: a clock is graded 1 when it stopped by its due date, the reply once rated."""
+    facts = []
+    for name, stopped_on, due in stopped:
+        if name == ACCEPT_CLOCK or name in TIMED_CLOCKS:
+            kind = Fact.accept if name == ACCEPT_CLOCK else Fact.timed
+            facts.append(CaseFact(kind, stopped_on, int(stopped_on <= due)))
+    if replied_on is not None:
+        facts.append(CaseFact(Fact.reply, replied_on, int(evaluation is not None)))
+    if evaluated_on is not None and evaluation is not None:
+        facts.append(CaseFact(Fact.rating, evaluated_on, GRADES.get(evaluation, 0)))
+    return facts
+
+
+#: The leader's counts (`Counts` fields) as numbers of facts: of a kind, and of a grade
+#: when one is given (a rating graded 1 is 基本满意).
+FACT_FIELDS: Final[Mapping[str, tuple[Fact, int | None]]] = {
+    "decisions": (Fact.accept, None),
+    "timely_decisions": (Fact.accept, 1),
+    "timed_replies": (Fact.timed, None),
+    "on_time_replies": (Fact.timed, 1),
+    "replies": (Fact.reply, None),
+    "rated_replies": (Fact.reply, 1),
+    "rated": (Fact.rating, None),
+    "satisfied": (Fact.rating, 2),
+    "basically": (Fact.rating, 1),
+}
+
+
+_FIELDS: Final = tuple(Counts.__dataclass_fields__)
+_AT: Final = {name: i for i, name in enumerate(_FIELDS)}
+
+
+class Tallies:
+    """Counts per unit or leader, added up in place: a province's list adds up tens of
+    thousands of grouped rows, too many to add as `Counts` one by one."""
+
+    def __init__(self) -> None:
+        self._rows: dict[int, list[int]] = {}
+
+    def add(self, key: int, counts: Mapping[str, int]) -> None:
+        row = self._rows.get(key)
+        if row is None:
+            row = self._rows[key] = [0] * len(_FIELDS)
+        for name, n in counts.items():
+            row[_AT[name]] += int(n or 0)
+
+    def counts(self) -> dict[int, Counts]:
+        return {key: Counts(*row) for key, row in self._rows.items()}

@@ -30,7 +30,7 @@ from app.ledger.rules import ledger_action, system_actor
 from app.org import services as org
 from app.org.models import Tenure, Unit
 from app.ownership import clock_services as clocks
-from app.ownership import deadlines, recusal, workflow
+from app.ownership import deadlines, fact_services, recusal, workflow
 from app.ownership import owner_services as owners
 from app.ownership.models import Case, CaseAccused, CaseClock, CaseEvent, CaseOwner, CaseUnit
 from app.ownership.petitioners import PetitionerIn, SealedPetitioner, add_petitioners
@@ -539,6 +539,8 @@ async def advance(
     if data.target is CaseStatus.replied:
         case.reply, case.replied_on, case.delivered_on = data.text.strip(), data.on, delivered
     await _step(db, actor, now, calendar, case, data.target, data.on, clocks_from=delivered)
+    if data.target is CaseStatus.replied:
+        await fact_services.refresh(db, case)
     label = workflow.STATUS_LABELS[data.target]
     await add_event(
         db, case, now, f"status.{data.target}", label, data.text.strip() or None, actor, on=data.on

@@ -28,8 +28,9 @@ from app.core.settings import Settings
 from app.org.models import Person, Unit
 from app.org.rules import UnitKind
 from app.ownership import ranking, recusal, workflow
-from app.ownership.models import Case, CaseClock, CaseOwner, is_open
-from app.ownership.visibility import not_recused, viewer_of
+from app.ownership.fact_services import ANSWERING
+from app.ownership.models import Case, CaseClock, CaseOwner, RankingFact, is_open
+from app.ownership.visibility import not_recused, recused_case_ids, viewer_of
 from app.scheduling import reception_services as receptions
 
 
@@ -48,7 +49,6 @@ def warning_rule_of(settings: Settings) -> WarningRule:
 
 
 SUPERVISORS = frozenset({Role.supervisor, Role.office, Role.admin})
-ANSWERING = ("lead", "first")
 TOWNSHIP_KINDS = frozenset({UnitKind.township, UnitKind.street})
 
 
@@ -281,93 +281,124 @@ class By(StrEnum):
     leader = "leader"
 
 
-def _keyed(by: By, *columns: Any) -> Select[Any]:
-    """A select of (key, *columns) from cases, keyed by territorial unit or answering owner."""
-    if by is By.unit:
-        return select(Case.territorial_unit_id, *columns).select_from(Case)
-    return (
-        select(CaseOwner.person_id, *columns)
-        .select_from(Case)
-        .join(
-            CaseOwner,
-            and_(
-                CaseOwner.case_id == Case.id,
-                CaseOwner.active.is_(True),
-                CaseOwner.role.in_(ANSWERING),
-            ),
-        )
-    )
-
-
-def _key_column(by: By) -> Any:
-    return Case.territorial_unit_id if by is By.unit else CaseOwner.person_id
-
-
 def _ones(condition: Any) -> Any:
     return func.sum(sql_case((condition, 1), else_=0))
 
 
-async def _counted(
-    db: AsyncSession, scope: Scope, by: By, query: Select[Any]
-) -> list[tuple[Any, ...]]:
-    """The counts of a query already limited to the scope's counties, by key, leaving out
-    the cases the viewer is recused from."""
-    query = not_recused(query, scope.viewer)
-    return [tuple(r) for r in await _plain_rows(db, query.group_by(_key_column(by)))]
+@dataclass(frozen=True, slots=True)
+class _Period:
+    """What one red/black list counts over: the scope's counties, the period, and the
+    cases its viewer is recused from (`visibility.recused_case_ids`)."""
+
+    scope: Scope
+    start: dt.date
+    end: dt.date
+    recused: list[int]
+
+    async def counted(self, db: AsyncSession, query: Select[Any], case_id: Any) -> list[Any]:
+        """The rows of a count already limited to the scope's counties, grouped by its
+        first column, leaving out the cases the viewer is recused from."""
+        if self.recused:
+            query = query.where(case_id.not_in(self.recused))
+        key = list(query.selected_columns)[:1]
+        return [tuple(r) for r in await _plain_rows(db, query.group_by(*key))]
 
 
 async def _clock_counts(
-    db: AsyncSession, scope: Scope, by: By, names: Sequence[str], start: dt.date, end: dt.date
+    db: AsyncSession, p: _Period, names: Sequence[str]
 ) -> list[tuple[Any, ...]]:
-    query = _keyed(by, func.count(), _ones(CaseClock.stopped_on <= CaseClock.due)).join(
-        CaseClock, CaseClock.case_id == Case.id
+    """By unit, clocks of these names stopped in the period and those stopped in time:
+    from the stopped clocks' index (which holds the case's unit), no case read."""
+    c = CaseClock
+    query = select(c.territorial_unit_id, func.count(), _ones(c.stopped_on <= c.due)).where(
+        c.county_id.in_(p.scope.county_ids),
+        c.name.in_(list(names)),
+        c.state == "stopped",
+        c.stopped_on >= p.start,
+        c.stopped_on <= p.end,
     )
-    # Scoped by the clock's own county (always its case's), so its index finds the
-    # county's clocks of the period and only their cases are read.
-    query = query.where(
-        CaseClock.county_id.in_(scope.county_ids),
-        CaseClock.name.in_(list(names)),
-        CaseClock.state == "stopped",
-        CaseClock.stopped_on >= start,
-        CaseClock.stopped_on <= end,
+    return await p.counted(db, query, c.case_id)
+
+
+async def _reply_counts(db: AsyncSession, p: _Period) -> list[tuple[Any, ...]]:
+    query = select(
+        Case.territorial_unit_id, func.count(), _ones(Case.evaluation.is_not(None))
+    ).where(
+        Case.county_id.in_(p.scope.county_ids),
+        Case.replied_on >= p.start,
+        Case.replied_on <= p.end,
     )
-    return await _counted(db, scope, by, query)
+    return await p.counted(db, query, Case.id)
 
 
-async def _reply_counts(
-    db: AsyncSession, scope: Scope, by: By, start: dt.date, end: dt.date
-) -> list[tuple[Any, ...]]:
-    query = _keyed(by, func.count(), _ones(Case.evaluation.is_not(None))).where(
-        Case.county_id.in_(scope.county_ids), Case.replied_on >= start, Case.replied_on <= end
-    )
-    return await _counted(db, scope, by, query)
-
-
-async def _rating_counts(
-    db: AsyncSession, scope: Scope, by: By, start: dt.date, end: dt.date
-) -> list[tuple[Any, ...]]:
-    first = dt.datetime.combine(start, dt.time(), SHANGHAI)
-    last = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), SHANGHAI)
-    query = _keyed(
-        by,
+async def _rating_counts(db: AsyncSession, p: _Period) -> list[tuple[Any, ...]]:
+    first = dt.datetime.combine(p.start, dt.time(), SHANGHAI)
+    last = dt.datetime.combine(p.end + dt.timedelta(days=1), dt.time(), SHANGHAI)
+    query = select(
+        Case.territorial_unit_id,
         func.count(),
         _ones(Case.evaluation == "satisfied"),
         _ones(Case.evaluation == "basically"),
     ).where(
-        Case.county_id.in_(scope.county_ids),
+        Case.county_id.in_(p.scope.county_ids),
         Case.evaluated_at >= first,
         Case.evaluated_at < last,
     )
-    return await _counted(db, scope, by, query)
+    return await p.counted(db, query, Case.id)
 
 
-@dataclass
-class _Acc:
-    values: dict[str, int]
+async def _unit_counts(db: AsyncSession, p: _Period, tallies: ranking.Tallies) -> dict[int, str]:
+    """Each township's or department's counts (a case counts for the township its
+    territorial unit lies in); their names are the scope's."""
+    rolled: dict[int, int] = {}
 
-    def add(self, **counts: int) -> None:
-        for k, v in counts.items():
-            self.values[k] = self.values.get(k, 0) + int(v or 0)
+    def add(unit_id: int, **counts: int) -> None:
+        key = rolled.get(unit_id)
+        if key is None:
+            key = rolled[unit_id] = _unit_key(p.scope, unit_id)
+        tallies.add(key, counts)
+
+    for key, n, ok in await _clock_counts(db, p, [ranking.ACCEPT_CLOCK]):
+        add(key, decisions=n, timely_decisions=ok)
+    for key, n, ok in await _clock_counts(db, p, ranking.TIMED_CLOCKS):
+        add(key, timed_replies=n, on_time_replies=ok)
+    for key, n, rated in await _reply_counts(db, p):
+        add(key, replies=n, rated_replies=rated)
+    for key, n, sat, basic in await _rating_counts(db, p):
+        add(key, rated=n, satisfied=sat, basically=basic)
+    return {}
+
+
+async def _leader_counts(db: AsyncSession, p: _Period, tallies: ranking.Tallies) -> dict[int, str]:
+    """Each answering owner's counts and name, from the facts kept for the list by leader:
+    counted by owner, kind and grade, then turned into one row per owner, both in the
+    database (a province has a million facts a quarter and thousands of owners)."""
+    f = RankingFact
+    query = select(f.person_id, f.metric, f.grade, func.count().label("n")).where(
+        f.county_id.in_(p.scope.county_ids), f.day >= p.start, f.day <= p.end
+    )
+    if p.recused:
+        query = query.where(f.case_id.not_in(p.recused))
+    grouped = query.group_by(f.person_id, f.metric, f.grade).subquery()
+
+    def facts(kind: ranking.Fact, grade: int | None) -> Any:
+        wanted = grouped.c.metric == str(kind)
+        if grade is not None:
+            wanted = and_(wanted, grouped.c.grade == grade)
+        return func.sum(sql_case((wanted, grouped.c.n), else_=0))
+
+    fields = list(ranking.FACT_FIELDS)
+    counts = [facts(*ranking.FACT_FIELDS[name]) for name in fields]
+    pivot = (
+        select(grouped.c.person_id, Person.name, *counts)
+        .join(Person, Person.id == grouped.c.person_id)
+        .group_by(grouped.c.person_id, Person.name)
+    )
+    names = {}
+    for person, name, *numbers in await _plain_rows(db, pivot):
+        tallies.add(person, dict(zip(fields, numbers, strict=True)))
+        names[person] = name
+    return names
 
 
 async def _plan_for_these_values(db: AsyncSession) -> None:
@@ -389,39 +420,17 @@ async def red_black(
     """The red/black list of units (townships and departments: a case counts for the
     township its territorial unit lies in) or of leaders (the answering owners)."""
     await _plan_for_these_values(db)
-    acc: dict[int, _Acc] = defaultdict(lambda: _Acc({}))
-    roll = (lambda k: _unit_key(scope, k)) if by is By.unit else (lambda k: k)
-    for key, n, ok in await _clock_counts(db, scope, by, ["accept"], start, end):
-        acc[roll(key)].add(decisions=n, timely_decisions=ok)
-    for key, n, ok in await _clock_counts(db, scope, by, ["handle", "extend"], start, end):
-        acc[roll(key)].add(replies_timed=n, on_time_replies=ok)
-    for key, n, rated in await _reply_counts(db, scope, by, start, end):
-        acc[roll(key)].add(replies=n, rated_replies=rated)
-    for key, n, sat, basic in await _rating_counts(db, scope, by, start, end):
-        acc[roll(key)].add(rated=n, satisfied=sat, basically=basic)
+    period = _Period(scope, start, end, await recused_case_ids(db, scope.viewer))
+    tallies = ranking.Tallies()
+    count = _unit_counts if by is By.unit else _leader_counts
+    names = await count(db, period, tallies)
     for t in await receptions.reception_tallies(db, scope.county_ids, start, end):
         key = _unit_key(scope, t.unit_id) if by is By.unit else t.person_id
-        acc[key].add(receptions=t.total, on_the_spot=t.on_the_spot)
-    names = await _names(db, scope, by, set(acc))
-    named = [(k, names.get(k, str(k)), _counts(a.values)) for k, a in acc.items()]
+        tallies.add(key, {"receptions": t.total, "on_the_spot": t.on_the_spot})
+    counted = tallies.counts()
+    names |= await _names(db, scope, by, set(counted) - set(names))
+    named = [(k, names.get(k, str(k)), counts) for k, counts in counted.items()]
     return ranking.rank(named, rules)
-
-
-def _counts(v: dict[str, int]) -> ranking.Counts:
-    """按期办结率 counts replies whose handling ran on a clock; 参评率 every reply."""
-    return ranking.Counts(
-        decisions=v.get("decisions", 0),
-        timely_decisions=v.get("timely_decisions", 0),
-        replies=v.get("replies", 0),
-        on_time_replies=v.get("on_time_replies", 0),
-        rated=v.get("rated", 0),
-        satisfied=v.get("satisfied", 0),
-        basically=v.get("basically", 0),
-        receptions=v.get("receptions", 0),
-        on_the_spot=v.get("on_the_spot", 0),
-        timed_replies=v.get("replies_timed", 0),
-        rated_replies=v.get("rated_replies", 0),
-    )
 
 
 def _unit_key(scope: Scope, unit_id: int) -> int:

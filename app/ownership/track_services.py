@@ -19,6 +19,7 @@ from app.core.personal_data import Secrets
 from app.ledger import services as ledger
 from app.ledger.rules import citizen_actor, ledger_action
 from app.ownership import clock_services as clocks
+from app.ownership import fact_services
 from app.ownership.models import Case, CaseClock, CaseEvent, CasePetitioner
 from app.ownership.petitioners import petitioners_of
 from app.ownership.services import CASE_CODE_BODY, add_event
@@ -109,6 +110,7 @@ async def evaluate(
     case.evaluated_at = now
     case.flagged = evaluation is Evaluation.unsatisfied
     case.updated_at = now
+    await fact_services.refresh(db, case)
     await ledger.append(
         db,
         county=case.county_id,

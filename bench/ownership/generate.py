@@ -19,6 +19,7 @@ Steps (each timed and printed):
    stage tables, its ledger written (`ledger`): org entries, then every case entry;
 4. the stage tables moved into the app's tables in the order the rows were first written
    (so a county's rows lie scattered over the heap as in a real province), sequences set;
+   then the red/black list's facts by leader written from them (`fact_services.rebuild`);
 5. accounts through `auth.services.create_account` (ledgered): a supervisor of the busiest
    county, of a median county and of the province, and leaders with the most, a 90th
    percentile and a median number of open cases; a signed checkpoint of every ledger
@@ -58,6 +59,7 @@ from app.core.migrate import upgrade
 from app.core.personal_data import Secrets
 from app.ledger import services as ledger_services
 from app.ledger.bootstrap import bootstrap_ledgers
+from app.ownership import fact_services
 from app.ledger.checkpoints import checkpoint_all, signer
 from app.models import import_all_models
 from app.org.services import LEDGER_OPENED
@@ -480,6 +482,8 @@ def build(args: argparse.Namespace) -> Manifest:
     timer.lap("cases")
     manifest.sizes = asyncio.run(_move_stages(args.database))
     timer.lap("move")
+    manifest.sizes["ranking_facts"] = asyncio.run(_ranking_facts(manifest))
+    timer.lap("ranking facts")
 
     sizes = sorted(province.counties, key=lambda c: len(per_county[c.index]))
     busiest, median = sizes[-1], sizes[len(sizes) // 2]
@@ -508,6 +512,17 @@ def build(args: argparse.Namespace) -> Manifest:
         manifest.timings = dict(timer.spent)
         manifest.save()
     return manifest
+
+
+async def _ranking_facts(manifest: Manifest) -> int:
+    """The red/black list's facts by leader, from the loaded clocks, cases and owners (what
+    the services keep case by case)."""
+    engine = create_engine(manifest.settings(), pool=False)
+    try:
+        async with transaction(session_factory(engine)) as db:
+            return await fact_services.rebuild(db)
+    finally:
+        await engine.dispose()
 
 
 async def _bootstrap(manifest: Manifest, now: dt.datetime) -> None:

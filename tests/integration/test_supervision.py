@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar import Litestar
@@ -24,7 +25,8 @@ from app.core.holidays import calendar_for
 from app.core.keys import KeyRing
 from app.core.pdf import cjk_font
 from app.core.personal_data import Secrets
-from app.ownership.models import Case
+from app.ownership import fact_services
+from app.ownership.models import Case, RankingFact
 from app.ownership.workflow import CaseStatus, Outcome
 from app.scheduling.models import OutboxMessage
 from tests.integration.cases_setup import (
@@ -137,13 +139,14 @@ async def test_the_board_page_links_each_row_to_its_cases(
 # ---------------------------------------------------------------- the red/black list
 
 
-async def a_quarter_of_work(desk: Desk) -> None:
-    """Two cases accepted on time, one replied on time and rated 满意."""
+async def a_quarter_of_work(desk: Desk) -> Case:
+    """Two cases accepted on time, one of them replied on time (returned), owned by 张建华."""
     clerk = await desk.actor("clerk")
     for _ in range(2):
         case = await desk.register(clerk, intake(desk.c))
         await desk.route(clerk, case.id, Outcome.accept, dt.date(2026, 3, 4))
     await desk.advance(clerk, case.id, S.replied, dt.date(2026, 3, 20), "经核实，已补发补偿款。")
+    return case
 
 
 async def test_the_list_ranks_by_the_documented_rates(
@@ -166,6 +169,79 @@ async def test_the_list_ranks_by_the_documented_rates(
     assert rates["timely_acceptance"] == (2, 2)
     assert rates["on_time_reply"] == (1, 1)
     assert rates["participation"] == (0, 1)
+
+
+async def kept_facts(factory: Factory) -> list[tuple[Any, ...]]:
+    async with factory() as db:
+        rows = await db.execute(
+            select(
+                RankingFact.case_id,
+                RankingFact.person_id,
+                RankingFact.metric,
+                RankingFact.day,
+                RankingFact.grade,
+            )
+        )
+        return sorted(tuple(r) for r in rows)
+
+
+async def test_the_list_by_leader_follows_ratings_and_cases_to_their_new_owner(
+    client: Client, desk: Desk, clock: FixedClock, factory: Factory
+) -> None:
+    replied = await a_quarter_of_work(desk)
+    move_to(clock, dt.date(2026, 3, 21))
+    rated = await client.post(
+        f"/api/v1/track/{replied.code}/evaluation",
+        json={"evaluation": "satisfied"},
+        headers={"X-Mobile-Last4": MOBILE[-4:]},
+    )
+    moved = await client.post(
+        "/api/v1/cases/reassign",
+        json={"from_tenure_id": desk.c.zhang_tenure, "to_tenure_id": desk.c.wang_tenure},
+        headers=await bearer(client, "admin"),
+    )
+    move_to(clock, dt.date(2026, 3, 31))
+
+    listed = await client.get(
+        "/api/v1/supervision/ranking?by=leader&from=2026-01-01&to=2026-03-31",
+        headers=await bearer(client, "supervisor"),
+    )
+
+    assert rated.status_code == 200 and moved.json() == {"moved": 2}
+    [row] = listed.json()["rows"]
+    rates = {r["metric"]: (r["numerator"], r["denominator"]) for r in row["rates"]}
+    assert row["name"] == "王明"
+    assert rates["timely_acceptance"] == (2, 2) and rates["on_time_reply"] == (1, 1)
+    assert rates["participation"] == (1, 1) and rates["satisfaction"] == (1, 1)
+    # Two acceptances, a reply's handling clock, the reply and its rating, all 王明's
+    # now; what was kept step by step is what a rebuild from the cases writes.
+    kept = await kept_facts(factory)
+    assert {person for _, person, *_ in kept} == {desk.c.wang}
+    async with factory() as db, db.begin():
+        assert await fact_services.rebuild(db) == len(kept) == 5
+    assert await kept_facts(factory) == kept
+
+
+@pytest.mark.parametrize("by", ["unit", "leader"])
+async def test_a_supervisor_accused_in_a_case_never_sees_it_in_the_list(
+    client: Client, desk: Desk, clock: FixedClock, by: str
+) -> None:
+    clerk = await desk.actor("clerk")
+    for accused in ([], [desk.c.li]):
+        case = await desk.register(clerk, intake(desk.c, accused_person_ids=accused))
+        await desk.route(clerk, case.id, Outcome.accept, dt.date(2026, 3, 4))
+    move_to(clock, dt.date(2026, 3, 31))
+    url = f"/api/v1/supervision/ranking?by={by}&from=2026-01-01&to=2026-03-31"
+
+    acceptance = {}
+    for who in ("supervisor", "li_supervisor"):
+        listed = await client.get(url, headers=await bearer(client, who))
+        assert listed.status_code == 200, listed.text
+        [row] = listed.json()["rows"]
+        rates = {r["metric"]: (r["numerator"], r["denominator"]) for r in row["rates"]}
+        acceptance[who] = rates["timely_acceptance"]
+
+    assert acceptance == {"supervisor": (2, 2), "li_supervisor": (1, 1)}
 
 
 async def test_the_list_exports_csv_for_spreadsheets(

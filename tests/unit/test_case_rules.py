@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from app.ownership import charts, ranking, recusal, workflow
@@ -214,3 +216,51 @@ def test_a_short_list_is_drawn_by_the_cut_offs_alone() -> None:
     middling = Counts(decisions=10, timely_decisions=8)
     rows = ranking.rank([(1, "甲镇", middling), (2, "乙镇", middling)])
     assert [r.standing for r in rows] == [Standing.middle, Standing.middle]
+
+
+def test_a_case_counts_its_stopped_clocks_reply_and_rating_as_graded_facts() -> None:
+    march = [dt.date(2026, 3, d) for d in range(1, 32)]
+    stopped = [
+        ("route", march[2], march[16]),  # not on the list
+        ("accept", march[3], march[16]),  # in time
+        ("handle", march[19], march[18]),  # a day late
+        ("extend", march[19], march[29]),
+    ]
+    facts = ranking.case_facts(stopped, march[19], "basically", march[20])
+    F = ranking.Fact
+    assert [(f.fact, f.day, f.grade) for f in facts] == [
+        (F.accept, march[3], 1),
+        (F.timed, march[19], 0),
+        (F.timed, march[19], 1),
+        (F.reply, march[19], 1),
+        (F.rating, march[20], 1),
+    ]
+    unrated = ranking.case_facts([], march[19], None, None)
+    assert [(f.fact, f.grade) for f in unrated] == [(F.reply, 0)]
+
+
+def test_facts_add_up_to_the_counts_the_rates_are_made_of() -> None:
+    F = ranking.Fact
+    facts = [(F.accept, 1)] * 3 + [(F.accept, 0), (F.timed, 1), (F.timed, 1), (F.reply, 0)]
+    facts += [(F.reply, 0), (F.reply, 1), (F.rating, 2), (F.rating, 0)]
+    counted = {
+        field: sum(1 for fact, g in facts if fact == kind and grade in (None, g))
+        for field, (kind, grade) in ranking.FACT_FIELDS.items()
+    }
+    tallies = ranking.Tallies()
+    tallies.add(7, counted)
+    tallies.add(7, {"receptions": 2, "on_the_spot": 1})
+    assert tallies.counts() == {
+        7: Counts(
+            decisions=4,
+            timely_decisions=3,
+            timed_replies=2,
+            on_time_replies=2,
+            replies=3,
+            rated_replies=1,
+            rated=2,
+            satisfied=1,
+            receptions=2,
+            on_the_spot=1,
+        )
+    }
