@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, event, exc
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -64,6 +66,11 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return None
         assert isinstance(value, dt.datetime)
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def dialect_insert(db: AsyncSession) -> Any:
+    """The session's dialect's INSERT, for `ON CONFLICT` (both dialects have it)."""
+    return pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def _make_sqlite_immediate(engine: AsyncEngine) -> None:

@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from sqlalchemy import TextClause, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import services as auth_services
 from app.core.auth.access import Principal, require_scope
 from app.core.auth.roles import REVIEWER_ROLES, Role
+from app.core.db import dialect_insert
 from app.core.errors import DomainError, NotFound, RuleViolation
 from app.ledger import merkle
 from app.ledger.bundle import make_bundle
@@ -77,9 +76,7 @@ async def ensure_admin_ledger(db: AsyncSession, deployment: str, now: dt.datetim
         return existing
     origin = origin_of(deployment, ADMIN_LEDGER_NAME)
     values = {"origin": origin, "county_id": None, "size": 0, "frontier": b"", "created_at": now}
-    dialect = db.get_bind().dialect.name
-    make = pg_insert if dialect == "postgresql" else sqlite_insert
-    await db.execute(make(Ledger).values(**values).on_conflict_do_nothing())
+    await db.execute(dialect_insert(db)(Ledger).values(**values).on_conflict_do_nothing())
     ledger = await admin_ledger(db)
     if ledger is None:
         raise RuntimeError("another administration ledger exists under a different name")

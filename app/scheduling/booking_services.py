@@ -26,8 +26,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, select, text, true, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defaultload, make_transient_to_detached
@@ -36,6 +34,7 @@ from sqlalchemy.sql import Executable
 from app.core.auth.access import Principal, require_scope
 from app.core.auth.roles import Role
 from app.core.codes import code_is_valid, make_code, normalise_code
+from app.core.db import dialect_insert
 from app.core.errors import Conflict, NotAuthenticated, NotFound, RuleViolation
 from app.core.identity import IdType, identity_problem, mask, normalise
 from app.core.jobs import enqueue
@@ -222,11 +221,6 @@ async def seats_taken(db: AsyncSession, sitting_ids: Sequence[int]) -> dict[tupl
     return {(s, t): n for s, t, n in (await db.execute(query)).all()}
 
 
-def insert_ignoring(db: AsyncSession):  # type: ignore[no-untyped-def]
-    """The dialect's INSERT, for `.on_conflict_do_nothing()` (both dialects have it)."""
-    return pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
-
-
 async def bump(db: AsyncSession, row: Executable, step: Executable) -> Any:
     """A counter moved by one conditional `UPDATE … RETURNING` (`step`); only when that
     finds nothing is the row created (`row`, an INSERT that ignores a conflict) and the
@@ -242,7 +236,7 @@ async def bump(db: AsyncSession, row: Executable, step: Executable) -> Any:
 async def _take_seat(db: AsyncSession, sitting: Sitting, slot: Slot) -> bool:
     start = slot.start.strftime("%H:%M")
     row = (
-        insert_ignoring(db)(SlotSeats)
+        dialect_insert(db)(SlotSeats)
         .values(sitting_id=sitting.id, slot_start=start, seats=slot.seats, taken=0)
         .on_conflict_do_nothing()
     )
@@ -273,7 +267,7 @@ async def _take_quota(db: AsyncSession, subject: str, month: str, limit: int | N
     """Count one more active booking of a citizen in a month, if under `limit` (None:
     whatever the limit, for a move the citizen did not choose)."""
     row = (
-        insert_ignoring(db)(BookingQuota)
+        dialect_insert(db)(BookingQuota)
         .values(subject=subject, month=month, used=0)
         .on_conflict_do_nothing()
     )
@@ -300,7 +294,7 @@ async def _release_quota(db: AsyncSession, subject: str, month: str) -> None:
 async def next_queue_number(db: AsyncSession, sitting_id: int) -> int:
     number = await bump(
         db,
-        insert_ignoring(db)(QueueCounter)
+        dialect_insert(db)(QueueCounter)
         .values(sitting_id=sitting_id, last=0)
         .on_conflict_do_nothing(),
         update(QueueCounter)

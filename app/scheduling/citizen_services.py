@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Principal
+from app.core.db import dialect_insert
 from app.core.errors import NotAuthenticated, NotFound, RuleViolation, TooManyAttempts
 from app.core.jobs import enqueue
 from app.core.personal_data import Secrets
@@ -39,7 +40,6 @@ from app.scheduling.booking_services import (
     Channel,
     Confirmation,
     Policy,
-    insert_ignoring,
     mask_mobile,
     message_key,
     normalise_mobile,
@@ -82,7 +82,7 @@ async def take(db: AsyncSession, key: str, limit: Limit, now: dt.datetime) -> bo
     """Count one request of `key` in the current window; False when the limit is spent."""
     window = int(now.timestamp()) // limit.seconds
     await db.execute(
-        insert_ignoring(db)(RateCounter)
+        dialect_insert(db)(RateCounter)
         .values(key=key, window=window, count=0)
         .on_conflict_do_nothing()
     )
