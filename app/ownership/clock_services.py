@@ -85,7 +85,6 @@ async def start(
         row = CaseClock(
             case_id=case.id,
             county_id=case.county_id,
-            territorial_unit_id=case.territorial_unit_id,
             assignment_id=assignment_id,
             name=name,
             start=on,
@@ -170,7 +169,6 @@ async def recompute(
     row = CaseClock(
         case_id=case.id,
         county_id=case.county_id,
-        territorial_unit_id=case.territorial_unit_id,
         assignment_id=clock.assignment_id,
         name=name or clock.name,
         start=clock.start,

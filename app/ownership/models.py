@@ -232,15 +232,13 @@ class CaseClock(Base):
             "stopped_on",
             sqlite_where=STOPPED,
             postgresql_where=STOPPED,
-            postgresql_include=["case_id", "due", "territorial_unit_id"],
+            postgresql_include=["case_id", "due"],
         ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     county_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
-    #: The case's 属地 (set at intake, never changed), so the list by unit reads no case.
-    territorial_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     assignment_id: Mapped[int | None] = mapped_column(
         ForeignKey("case_assignments.id"), nullable=True
     )
@@ -304,13 +302,13 @@ class CaseEvent(Base):
 
 
 class RankingFact(Base):
-    """What a case counts for on the red/black list by leader, once per answering owner:
-    a stopped `accept` clock (`accept`), a stopped handling clock (`timed`), the reply
-    (`reply`, graded 1 once rated) and the rating (`rating`: 2 满意, 1 基本满意, 0 不满意),
-    each on its day. Derived from the clocks, the case row and its active answering owners
-    (`fact_services.refresh`, called wherever one of them changes), so the province's list
-    is counted from this table's index instead of joining a quarter's facts to every case's
-    owners."""
+    """What a case counts for on the red/black list (`ranking.case_facts`): a stopped
+    `accept` clock (`accept`), a stopped handling clock (`timed`), the reply (`reply`,
+    graded 1 once rated) and the rating (`rating`: 2 满意, 1 基本满意, 0 不满意), each on
+    its day — once for the case's territorial unit (board `unit`) and once per active
+    answering owner (board `leader`). Derived from the clocks, the case row and its owners
+    (`fact_services.refresh`, called wherever one of them changes, in the same
+    transaction), and added up by month in `RankingTotal`."""
 
     __tablename__ = "ranking_facts"
     __table_args__ = (
@@ -318,7 +316,7 @@ class RankingFact(Base):
             "ix_ranking_facts_period",
             "county_id",
             "day",
-            postgresql_include=["person_id", "metric", "grade", "case_id"],
+            postgresql_include=["board", "key_id", "metric", "grade", "case_id"],
         ),
         Index("ix_ranking_facts_case", "case_id"),
     )
@@ -326,7 +324,39 @@ class RankingFact(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     county_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
-    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    board: Mapped[str] = mapped_column(String(6))
+    #: The territorial unit's id on board `unit`, the owner's person id on board `leader`.
+    key_id: Mapped[int] = mapped_column(Integer)
     metric: Mapped[str] = mapped_column(String(8))
     day: Mapped[dt.date] = mapped_column(Date)
     grade: Mapped[int] = mapped_column(Integer)
+
+
+class RankingTotal(Base):
+    """How many `RankingFact` rows of a county, board, key, metric and grade fall in a
+    month (its first day): a province's quarter is 150,000 of these against a million
+    facts. Kept by `fact_services.refresh` as the differences of a case's facts."""
+
+    __tablename__ = "ranking_totals"
+    __table_args__ = (
+        Index(
+            "ux_ranking_totals_key",
+            "county_id",
+            "month",
+            "board",
+            "key_id",
+            "metric",
+            "grade",
+            unique=True,
+            postgresql_include=["n"],
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    county_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    month: Mapped[dt.date] = mapped_column(Date)
+    board: Mapped[str] = mapped_column(String(6))
+    key_id: Mapped[int] = mapped_column(Integer)
+    metric: Mapped[str] = mapped_column(String(8))
+    grade: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(Integer)

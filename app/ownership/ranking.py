@@ -336,3 +336,71 @@ class Tallies:
 
     def counts(self) -> dict[int, Counts]:
         return {key: Counts(*row) for key, row in self._rows.items()}
+
+
+class Board(StrEnum):
+    """Whom a fact counts for: the case's territorial unit, or each answering owner."""
+
+    unit = "unit"
+    leader = "leader"
+
+
+class Keyed(NamedTuple):
+    """A fact as kept (`models.RankingFact`): its board and key, kind, day and grade."""
+
+    board: str
+    key: int
+    metric: str
+    day: dt.date
+    grade: int
+
+
+#: A monthly total's key (`models.RankingTotal`): month, board, key, kind, grade.
+TotalKey = tuple[dt.date, str, int, str, int]
+
+
+def keyed_facts(facts: Iterable[CaseFact], unit: int, persons: Iterable[int]) -> list[Keyed]:
+    """A case's facts once for its territorial unit and once per answering owner."""
+    keys = [(str(Board.unit), unit), *((str(Board.leader), p) for p in sorted(set(persons)))]
+    return [Keyed(b, k, str(f.fact), f.day, f.grade) for b, k in keys for f in facts]
+
+
+def month_of(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def total_changes(old: Iterable[Keyed], new: Iterable[Keyed]) -> list[tuple[TotalKey, int]]:
+    """What rewriting a case's facts from `old` to `new` adds to each monthly total, those
+    that change, in key order (so concurrent writers lock the totals in one order)."""
+    change: dict[TotalKey, int] = {}
+    for sign, facts in ((-1, old), (1, new)):
+        for f in facts:
+            key = (month_of(f.day), f.board, f.key, f.metric, f.grade)
+            change[key] = change.get(key, 0) + sign
+    return sorted((k, n) for k, n in change.items() if n)
+
+
+class Split(NamedTuple):
+    """A period as the whole months inside it (first days, both ends; None if none) and
+    the days at its ends outside them, read from the daily facts."""
+
+    months: tuple[dt.date, dt.date] | None
+    edges: list[tuple[dt.date, dt.date]]
+
+
+def split_period(start: dt.date, end: dt.date) -> Split:
+    first = start if start.day == 1 else _next_month(start)
+    after = _next_month(end) if _next_month(end) - dt.timedelta(days=1) == end else month_of(end)
+    if first >= after:
+        return Split(None, [(start, end)] if start <= end else [])
+    edges = []
+    if start < first:
+        edges.append((start, first - dt.timedelta(days=1)))
+    if after <= end:
+        edges.append((after, end))
+    last = month_of(after - dt.timedelta(days=1))
+    return Split((first, last), edges)
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)

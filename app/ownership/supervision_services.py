@@ -16,20 +16,19 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, exists, func, or_, select, text
+from sqlalchemy import Row, Select, and_, exists, func, literal, or_, select, text, union_all
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Principal
 from app.core.auth.roles import Role
-from app.core.clock import SHANGHAI
 from app.core.errors import Forbidden
 from app.core.settings import Settings
 from app.org.models import Person, Unit
 from app.org.rules import UnitKind
 from app.ownership import ranking, recusal, workflow
 from app.ownership.fact_services import ANSWERING
-from app.ownership.models import Case, CaseClock, CaseOwner, RankingFact, is_open
+from app.ownership.models import Case, CaseOwner, RankingFact, RankingTotal, is_open
 from app.ownership.visibility import not_recused, recused_case_ids, viewer_of
 from app.scheduling import reception_services as receptions
 
@@ -281,124 +280,78 @@ class By(StrEnum):
     leader = "leader"
 
 
-def _ones(condition: Any) -> Any:
-    return func.sum(sql_case((condition, 1), else_=0))
-
-
 @dataclass(frozen=True, slots=True)
 class _Period:
-    """What one red/black list counts over: the scope's counties, the period, and the
-    cases its viewer is recused from (`visibility.recused_case_ids`)."""
+    """What one red/black list counts over: the scope's counties, the board, the period,
+    and the cases its viewer is recused from (`visibility.recused_case_ids`)."""
 
     scope: Scope
+    board: str
     start: dt.date
     end: dt.date
     recused: list[int]
 
-    async def counted(self, db: AsyncSession, query: Select[Any], case_id: Any) -> list[Any]:
-        """The rows of a count already limited to the scope's counties, grouped by its
-        first column, leaving out the cases the viewer is recused from."""
-        if self.recused:
-            query = query.where(case_id.not_in(self.recused))
-        key = list(query.selected_columns)[:1]
-        return [tuple(r) for r in await _plain_rows(db, query.group_by(*key))]
+    def totals(self, first: dt.date, last: dt.date) -> Select[Any]:
+        """(key, metric, grade, n) of the monthly totals of months `first`–`last`."""
+        t = RankingTotal
+        return select(t.key_id, t.metric, t.grade, t.n).where(
+            t.county_id.in_(self.scope.county_ids),
+            t.board == self.board,
+            t.month >= first,
+            t.month <= last,
+        )
+
+    def facts(self, first: dt.date, last: dt.date, sign: int = 1, *wanted: Any) -> Select[Any]:
+        """(key, metric, grade, ±1) of the daily facts of days `first`–`last`."""
+        f = RankingFact
+        return select(f.key_id, f.metric, f.grade, literal(sign)).where(
+            f.county_id.in_(self.scope.county_ids),
+            f.board == self.board,
+            f.day >= first,
+            f.day <= last,
+            *wanted,
+        )
 
 
-async def _clock_counts(
-    db: AsyncSession, p: _Period, names: Sequence[str]
-) -> list[tuple[Any, ...]]:
-    """By unit, clocks of these names stopped in the period and those stopped in time:
-    from the stopped clocks' index (which holds the case's unit), no case read."""
-    c = CaseClock
-    query = select(c.territorial_unit_id, func.count(), _ones(c.stopped_on <= c.due)).where(
-        c.county_id.in_(p.scope.county_ids),
-        c.name.in_(list(names)),
-        c.state == "stopped",
-        c.stopped_on >= p.start,
-        c.stopped_on <= p.end,
-    )
-    return await p.counted(db, query, c.case_id)
-
-
-async def _reply_counts(db: AsyncSession, p: _Period) -> list[tuple[Any, ...]]:
-    query = select(
-        Case.territorial_unit_id, func.count(), _ones(Case.evaluation.is_not(None))
-    ).where(
-        Case.county_id.in_(p.scope.county_ids),
-        Case.replied_on >= p.start,
-        Case.replied_on <= p.end,
-    )
-    return await p.counted(db, query, Case.id)
-
-
-async def _rating_counts(db: AsyncSession, p: _Period) -> list[tuple[Any, ...]]:
-    first = dt.datetime.combine(p.start, dt.time(), SHANGHAI)
-    last = dt.datetime.combine(p.end + dt.timedelta(days=1), dt.time(), SHANGHAI)
-    query = select(
-        Case.territorial_unit_id,
-        func.count(),
-        _ones(Case.evaluation == "satisfied"),
-        _ones(Case.evaluation == "basically"),
-    ).where(
-        Case.county_id.in_(p.scope.county_ids),
-        Case.evaluated_at >= first,
-        Case.evaluated_at < last,
-    )
-    return await p.counted(db, query, Case.id)
-
-
-async def _unit_counts(db: AsyncSession, p: _Period, tallies: ranking.Tallies) -> dict[int, str]:
-    """Each township's or department's counts (a case counts for the township its
-    territorial unit lies in); their names are the scope's."""
-    rolled: dict[int, int] = {}
-
-    def add(unit_id: int, **counts: int) -> None:
-        key = rolled.get(unit_id)
-        if key is None:
-            key = rolled[unit_id] = _unit_key(p.scope, unit_id)
-        tallies.add(key, counts)
-
-    for key, n, ok in await _clock_counts(db, p, [ranking.ACCEPT_CLOCK]):
-        add(key, decisions=n, timely_decisions=ok)
-    for key, n, ok in await _clock_counts(db, p, ranking.TIMED_CLOCKS):
-        add(key, timed_replies=n, on_time_replies=ok)
-    for key, n, rated in await _reply_counts(db, p):
-        add(key, replies=n, rated_replies=rated)
-    for key, n, sat, basic in await _rating_counts(db, p):
-        add(key, rated=n, satisfied=sat, basically=basic)
-    return {}
-
-
-async def _leader_counts(db: AsyncSession, p: _Period, tallies: ranking.Tallies) -> dict[int, str]:
-    """Each answering owner's counts and name, from the facts kept for the list by leader:
-    counted by owner, kind and grade, then turned into one row per owner, both in the
-    database (a province has a million facts a quarter and thousands of owners)."""
-    f = RankingFact
-    query = select(f.person_id, f.metric, f.grade, func.count().label("n")).where(
-        f.county_id.in_(p.scope.county_ids), f.day >= p.start, f.day <= p.end
-    )
+def _counted_facts(p: _Period) -> Any:
+    """(key, metric, grade, n) rows adding up to the period's facts: the totals of its
+    whole months, the facts of the days at its ends, less the facts of recused cases."""
+    split = ranking.split_period(p.start, p.end)
+    parts = [p.totals(*split.months)] if split.months else []
+    parts += [p.facts(first, last) for first, last in split.edges]
     if p.recused:
-        query = query.where(f.case_id.not_in(p.recused))
-    grouped = query.group_by(f.person_id, f.metric, f.grade).subquery()
+        parts.append(p.facts(p.start, p.end, -1, RankingFact.case_id.in_(p.recused)))
+    if not parts:  # an empty period
+        parts.append(p.facts(p.start, p.end))
+    return union_all(*parts).subquery("counted")
 
-    def facts(kind: ranking.Fact, grade: int | None) -> Any:
-        wanted = grouped.c.metric == str(kind)
-        if grade is not None:
-            wanted = and_(wanted, grouped.c.grade == grade)
-        return func.sum(sql_case((wanted, grouped.c.n), else_=0))
+
+async def _fact_counts(db: AsyncSession, p: _Period, tallies: ranking.Tallies) -> None:
+    """Each key's counts, grouped by key, kind and grade and then turned into one row per
+    key, both in the database (a province's quarter is 150,000 monthly totals)."""
+    counted = _counted_facts(p)
+    key, metric, grade, n = counted.c
+    grouped = (
+        select(
+            key.label("key"), metric.label("metric"), grade.label("grade"), func.sum(n).label("n")
+        )
+        .group_by(key, metric, grade)
+        .having(func.sum(n) != 0)  # a total emptied when a case moved to another owner
+        .subquery("grouped")
+    )
+
+    def facts(kind: ranking.Fact, wanted: int | None) -> Any:
+        match = grouped.c.metric == str(kind)
+        if wanted is not None:
+            match = and_(match, grouped.c.grade == wanted)
+        return func.sum(sql_case((match, grouped.c.n), else_=0))
 
     fields = list(ranking.FACT_FIELDS)
     counts = [facts(*ranking.FACT_FIELDS[name]) for name in fields]
-    pivot = (
-        select(grouped.c.person_id, Person.name, *counts)
-        .join(Person, Person.id == grouped.c.person_id)
-        .group_by(grouped.c.person_id, Person.name)
-    )
-    names = {}
-    for person, name, *numbers in await _plain_rows(db, pivot):
-        tallies.add(person, dict(zip(fields, numbers, strict=True)))
-        names[person] = name
-    return names
+    pivot = select(grouped.c.key, *counts).group_by(grouped.c.key)
+    roll = (lambda k: _unit_key(p.scope, k)) if p.board == By.unit else (lambda k: k)
+    for k, *numbers in await _plain_rows(db, pivot):
+        tallies.add(roll(k), dict(zip(fields, numbers, strict=True)))
 
 
 async def _plan_for_these_values(db: AsyncSession) -> None:
@@ -420,15 +373,14 @@ async def red_black(
     """The red/black list of units (townships and departments: a case counts for the
     township its territorial unit lies in) or of leaders (the answering owners)."""
     await _plan_for_these_values(db)
-    period = _Period(scope, start, end, await recused_case_ids(db, scope.viewer))
+    period = _Period(scope, str(by), start, end, await recused_case_ids(db, scope.viewer))
     tallies = ranking.Tallies()
-    count = _unit_counts if by is By.unit else _leader_counts
-    names = await count(db, period, tallies)
+    await _fact_counts(db, period, tallies)
     for t in await receptions.reception_tallies(db, scope.county_ids, start, end):
         key = _unit_key(scope, t.unit_id) if by is By.unit else t.person_id
         tallies.add(key, {"receptions": t.total, "on_the_spot": t.on_the_spot})
     counted = tallies.counts()
-    names |= await _names(db, scope, by, set(counted) - set(names))
+    names = await _names(db, scope, by, set(counted))
     named = [(k, names.get(k, str(k)), counts) for k, counts in counted.items()]
     return ranking.rank(named, rules)
 

@@ -19,7 +19,8 @@ Steps (each timed and printed):
    stage tables, its ledger written (`ledger`): org entries, then every case entry;
 4. the stage tables moved into the app's tables in the order the rows were first written
    (so a county's rows lie scattered over the heap as in a real province), sequences set;
-   then the red/black list's facts by leader written from them (`fact_services.rebuild`);
+   then the red/black list's facts and monthly totals written from them
+   (`fact_services.rebuild`);
 5. accounts through `auth.services.create_account` (ledgered): a supervisor of the busiest
    county, of a median county and of the province, and leaders with the most, a 90th
    percentile and a median number of open cases; a signed checkpoint of every ledger
@@ -515,8 +516,8 @@ def build(args: argparse.Namespace) -> Manifest:
 
 
 async def _ranking_facts(manifest: Manifest) -> int:
-    """The red/black list's facts by leader, from the loaded clocks, cases and owners (what
-    the services keep case by case)."""
+    """The red/black list's facts and monthly totals, from the loaded clocks, cases and
+    owners (what the services keep case by case)."""
     engine = create_engine(manifest.settings(), pool=False)
     try:
         async with transaction(session_factory(engine)) as db:

@@ -10,6 +10,7 @@ citizen follows a case with its code and the last four digits of the mobile numb
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 from pathlib import Path
@@ -26,7 +27,7 @@ from app.core.keys import KeyRing
 from app.core.pdf import cjk_font
 from app.core.personal_data import Secrets
 from app.ownership import fact_services
-from app.ownership.models import Case, RankingFact
+from app.ownership.models import Case, RankingFact, RankingTotal
 from app.ownership.workflow import CaseStatus, Outcome
 from app.scheduling.models import OutboxMessage
 from tests.integration.cases_setup import (
@@ -172,17 +173,14 @@ async def test_the_list_ranks_by_the_documented_rates(
 
 
 async def kept_facts(factory: Factory) -> list[tuple[Any, ...]]:
+    """The facts (board, key, case, metric, day, grade) and the non-zero monthly totals."""
+    f, t = RankingFact, RankingTotal
     async with factory() as db:
-        rows = await db.execute(
-            select(
-                RankingFact.case_id,
-                RankingFact.person_id,
-                RankingFact.metric,
-                RankingFact.day,
-                RankingFact.grade,
-            )
+        facts = await db.execute(select(f.board, f.key_id, f.case_id, f.metric, f.day, f.grade))
+        totals = await db.execute(
+            select(t.board, t.key_id, t.month, t.metric, t.grade, t.n).where(t.n != 0)
         )
-        return sorted(tuple(r) for r in rows)
+        return sorted(tuple(r) for r in facts) + sorted(("total", *r) for r in totals)
 
 
 async def test_the_list_by_leader_follows_ratings_and_cases_to_their_new_owner(
@@ -216,9 +214,42 @@ async def test_the_list_by_leader_follows_ratings_and_cases_to_their_new_owner(
     # Two acceptances, a reply's handling clock, the reply and its rating, all 王明's
     # now; what was kept step by step is what a rebuild from the cases writes.
     kept = await kept_facts(factory)
-    assert {person for _, person, *_ in kept} == {desk.c.wang}
+    assert {key for board, key, *_ in kept if board == "leader"} == {desk.c.wang}
     async with factory() as db, db.begin():
-        assert await fact_services.rebuild(db) == len(kept) == 5
+        assert await fact_services.rebuild(db) == 10  # 5 for the unit, 5 for 王明
+    assert await kept_facts(factory) == kept
+    # A period with ragged ends (2–31 January and 1–30 March read from the facts, February
+    # from the totals) counts the same facts.
+    ragged = await client.get(
+        "/api/v1/supervision/ranking?by=leader&from=2026-01-02&to=2026-03-30",
+        headers=await bearer(client, "supervisor"),
+    )
+    assert ragged.json()["rows"] == listed.json()["rows"]
+
+
+async def test_decisions_made_at_once_are_all_counted_in_the_monthly_totals(
+    client: Client, desk: Desk, clock: FixedClock, factory: Factory
+) -> None:
+    """Eight clerks' acceptances at the same moment add to the same totals (the county's
+    unit and 张建华, March, timely): none is lost and none counted twice."""
+    clerk = await desk.actor("clerk")
+    cases = [await desk.register(clerk, intake(desk.c)) for _ in range(8)]
+    await asyncio.gather(
+        *(desk.route(clerk, c.id, Outcome.accept, dt.date(2026, 3, 4)) for c in cases)
+    )
+    move_to(clock, dt.date(2026, 3, 31))
+
+    for by in ("unit", "leader"):
+        listed = await client.get(
+            f"/api/v1/supervision/ranking?by={by}&from=2026-01-01&to=2026-03-31",
+            headers=await bearer(client, "supervisor"),
+        )
+        [row] = listed.json()["rows"]
+        rates = {r["metric"]: (r["numerator"], r["denominator"]) for r in row["rates"]}
+        assert rates["timely_acceptance"] == (8, 8)
+    kept = await kept_facts(factory)
+    async with factory() as db, db.begin():
+        assert await fact_services.rebuild(db) == 16
     assert await kept_facts(factory) == kept
 
 

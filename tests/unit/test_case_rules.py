@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.ownership import charts, ranking, recusal, workflow
 from app.ownership.models import FINISHED_STATUSES, OPEN_CASE
@@ -264,3 +266,72 @@ def test_facts_add_up_to_the_counts_the_rates_are_made_of() -> None:
             on_the_spot=1,
         )
     }
+
+
+def test_a_case_counts_once_for_its_unit_and_once_per_answering_owner() -> None:
+    day = dt.date(2026, 3, 4)
+    facts = [ranking.CaseFact(ranking.Fact.accept, day, 1)]
+    keyed = ranking.keyed_facts(facts, unit=40, persons=[9, 5, 9])
+    assert [(k.board, k.key) for k in keyed] == [("unit", 40), ("leader", 5), ("leader", 9)]
+    assert ranking.keyed_facts(facts, unit=40, persons=[]) == [
+        ranking.Keyed("unit", 40, "accept", day, 1)
+    ]
+
+
+def test_rewriting_a_cases_facts_changes_only_the_monthly_totals_that_differ() -> None:
+    K = ranking.Keyed
+    march, april = dt.date(2026, 3, 31), dt.date(2026, 4, 1)
+    old = [K("unit", 40, "accept", march, 1), K("leader", 5, "accept", march, 1)]
+    # The accept clock recomputed (its day moves into April), the owner 5 replaced by 6.
+    new = [
+        K("unit", 40, "accept", april, 1),
+        K("leader", 6, "accept", april, 1),
+        K("leader", 6, "reply", april, 0),
+    ]
+    assert ranking.total_changes(old, new) == [
+        ((dt.date(2026, 3, 1), "leader", 5, "accept", 1), -1),
+        ((dt.date(2026, 3, 1), "unit", 40, "accept", 1), -1),
+        ((april, "leader", 6, "accept", 1), 1),
+        ((april, "leader", 6, "reply", 0), 1),
+        ((april, "unit", 40, "accept", 1), 1),
+    ]
+    moved = [K("leader", 5, "reply", march, 0)], [K("leader", 5, "reply", dt.date(2026, 3, 2), 0)]
+    assert ranking.total_changes(*moved) == []
+
+
+def test_a_quarter_is_its_three_months_and_a_ragged_period_has_edges() -> None:
+    d = dt.date
+    assert ranking.split_period(d(2026, 7, 1), d(2026, 9, 30)) == (
+        (d(2026, 7, 1), d(2026, 9, 1)),
+        [],
+    )
+    assert ranking.split_period(d(2026, 7, 15), d(2026, 9, 10)) == (
+        (d(2026, 8, 1), d(2026, 8, 1)),
+        [(d(2026, 7, 15), d(2026, 7, 31)), (d(2026, 9, 1), d(2026, 9, 10))],
+    )
+    assert ranking.split_period(d(2026, 2, 3), d(2026, 2, 28)) == (
+        None,
+        [(d(2026, 2, 3), d(2026, 2, 28))],
+    )
+    assert ranking.split_period(d(2026, 12, 1), d(2027, 1, 31)) == (
+        (d(2026, 12, 1), d(2027, 1, 1)),
+        [],
+    )
+
+
+@given(st.dates(dt.date(2024, 1, 1), dt.date(2028, 12, 31)), st.integers(0, 400))
+def test_months_and_edges_cover_every_day_of_a_period_once(start: dt.date, length: int) -> None:
+    end = start + dt.timedelta(days=length)
+    split = ranking.split_period(start, end)
+    days = [a + dt.timedelta(days=i) for a, b in split.edges for i in range((b - a).days + 1)]
+    if split.months:
+        first, last = split.months
+        month = first
+        while month <= last:
+            days += [
+                month + dt.timedelta(days=i)
+                for i in range(31)
+                if (month + dt.timedelta(days=i)).month == month.month
+            ]
+            month = ranking.month_of(month + dt.timedelta(days=32))
+    assert sorted(days) == [start + dt.timedelta(days=i) for i in range(length + 1)]
