@@ -16,6 +16,7 @@ Pure: counts in, rates, scores and the list out.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -169,28 +170,47 @@ class Rate(NamedTuple):
 
 
 #: The metrics in their order, read once (an enum member's lookup is slow in a loop).
-_TIMELY, _ON_TIME, _PARTICIPATION, _SATISFACTION, _ON_THE_SPOT = Metric
+_METRICS: Final = tuple(Metric)
+#: A `Rate` made in C: a NamedTuple's own constructor is a Python function, and a
+#: province's list makes some 40,000 rates.
+_rate = functools.partial(tuple.__new__, Rate)
+
+
+def _pairs(counts: Counts, rules: Rules) -> tuple[tuple[int, int], ...]:
+    """Each metric's (numerator, denominator), in the order of `Metric`."""
+    good = counts.satisfied + (counts.basically if rules.basically_is_satisfied else 0)
+    return (
+        (counts.timely_decisions, counts.decisions),
+        (counts.on_time_replies, counts.timed_replies),
+        (counts.rated_replies, counts.replies),
+        (good, counts.rated),
+        (counts.on_the_spot, counts.receptions),
+    )
 
 
 def rates(counts: Counts, rules: Rules = DEFAULT_RULES) -> dict[Metric, Rate]:
-    good = counts.satisfied + (counts.basically if rules.basically_is_satisfied else 0)
-    return {
-        _TIMELY: Rate(counts.timely_decisions, counts.decisions),
-        _ON_TIME: Rate(counts.on_time_replies, counts.timed_replies),
-        _PARTICIPATION: Rate(counts.rated_replies, counts.replies),
-        _SATISFACTION: Rate(good, counts.rated),
-        _ON_THE_SPOT: Rate(counts.on_the_spot, counts.receptions),
-    }
+    return _rates_of(_pairs(counts, rules))
+
+
+def _rates_of(pairs: Iterable[tuple[int, int]]) -> dict[Metric, Rate]:
+    return dict(zip(_METRICS, map(_rate, pairs), strict=True))
+
+
+def _weights(rules: Rules) -> tuple[int, ...]:
+    return tuple(max(rules.weights.get(m, 0), 0) for m in _METRICS)
+
+
+def _weighted(pairs: Iterable[tuple[int, int]], weights: Iterable[int]) -> float | None:
+    total, weight = 0.0, 0
+    for (numerator, denominator), w in zip(pairs, weights, strict=True):
+        if denominator and w:
+            total, weight = total + w * numerator / denominator, weight + w
+    return total / weight if weight else None
 
 
 def index(measured: Mapping[Metric, Rate], rules: Rules = DEFAULT_RULES) -> float | None:
     """The weighted mean of the rates that have cases; None when none has."""
-    total, weight = 0.0, 0
-    for metric, rate in measured.items():
-        value, w = rate.value, rules.weights.get(metric, 0)
-        if value is not None and w > 0:
-            total, weight = total + w * value, weight + w
-    return total / weight if weight else None
+    return _weighted((measured.get(m, (0, 0)) for m in _METRICS), _weights(rules))
 
 
 def items(counts: Counts) -> int:
@@ -221,9 +241,11 @@ class Row:
 def rank(named: Sequence[tuple[int, str, Counts]], rules: Rules = DEFAULT_RULES) -> list[Row]:
     """Rows ranked by index (highest first); unranked rows last, by name."""
     scored = []
+    weights = _weights(rules)
     for key, name, counts in named:
-        measured = rates(counts, rules)
-        score = index(measured, rules)
+        pairs = _pairs(counts, rules)
+        measured = _rates_of(pairs)
+        score = _weighted(pairs, weights)
         scored.append((key, name, counts, measured, score, standing(score, counts, rules)))
     ranked = sorted(
         (s for s in scored if s[5] is not Standing.unranked), key=lambda s: (-(s[4] or 0), s[1])
