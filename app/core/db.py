@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, event, exc
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import JSON, ColumnElement, DateTime, Integer, MetaData, any_, event, exc, literal
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
@@ -71,6 +71,14 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 def dialect_insert(db: AsyncSession) -> Any:
     """The session's dialect's INSERT, for `ON CONFLICT` (both dialects have it)."""
     return pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def among_ids(db: AsyncSession, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+    """`column IN ids` for lists of thousands: on PostgreSQL one array parameter (`= ANY`),
+    not a bind parameter per id, which SQLAlchemy would compile and send one by one."""
+    if db.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(list(ids), ARRAY(Integer)))  # type: ignore[no-any-return]
+    return column.in_(ids)  # type: ignore[no-any-return]
 
 
 def _make_sqlite_immediate(engine: AsyncEngine) -> None:

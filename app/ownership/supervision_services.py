@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Principal
 from app.core.auth.roles import Role
+from app.core.db import among_ids
 from app.core.errors import Forbidden
 from app.core.settings import Settings
 from app.org.models import Person, Unit
@@ -234,7 +235,8 @@ def _rows(tallies: dict[int, Tally], names: dict[int, str]) -> list[GroupRow]:
 async def _person_names(db: AsyncSession, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    rows = await _plain_rows(db, select(Person.id, Person.name).where(Person.id.in_(sorted(ids))))
+    query = select(Person.id, Person.name).where(among_ids(db, Person.id, sorted(ids)))
+    rows = await _plain_rows(db, query)
     return {i: n for i, n in rows}
 
 
@@ -327,31 +329,24 @@ def _counted_facts(p: _Period) -> Any:
 
 
 async def _fact_counts(db: AsyncSession, p: _Period, tallies: ranking.Tallies) -> None:
-    """Each key's counts, grouped by key, kind and grade and then turned into one row per
-    key, both in the database (a province's quarter is 150,000 monthly totals)."""
-    counted = _counted_facts(p)
-    key, metric, grade, n = counted.c
-    grouped = (
-        select(
-            key.label("key"), metric.label("metric"), grade.label("grade"), func.sum(n).label("n")
-        )
-        .group_by(key, metric, grade)
-        .having(func.sum(n) != 0)  # a total emptied when a case moved to another owner
-        .subquery("grouped")
-    )
+    """Each key's counts, added up per kind and grade into one row per key by the
+    database in one pass (a province's quarter is 150,000 monthly totals). A key whose
+    counts are all 0 — its totals emptied when its cases moved to another owner — is
+    not listed."""
+    key, metric, grade, n = _counted_facts(p).c
 
     def facts(kind: ranking.Fact, wanted: int | None) -> Any:
-        match = grouped.c.metric == str(kind)
+        match = metric == str(kind)
         if wanted is not None:
-            match = and_(match, grouped.c.grade == wanted)
-        return func.sum(sql_case((match, grouped.c.n), else_=0))
+            match = and_(match, grade == wanted)
+        return func.sum(sql_case((match, n), else_=0))
 
     fields = list(ranking.FACT_FIELDS)
-    counts = [facts(*ranking.FACT_FIELDS[name]) for name in fields]
-    pivot = select(grouped.c.key, *counts).group_by(grouped.c.key)
+    pivot = select(key, *[facts(*ranking.FACT_FIELDS[name]) for name in fields]).group_by(key)
     roll = (lambda k: _unit_key(p.scope, k)) if p.board == By.unit else (lambda k: k)
     for k, *numbers in await _plain_rows(db, pivot):
-        tallies.add(roll(k), dict(zip(fields, numbers, strict=True)))
+        if any(numbers):
+            tallies.add(roll(k), dict(zip(fields, numbers, strict=True)))
 
 
 async def _plan_for_these_values(db: AsyncSession) -> None:
