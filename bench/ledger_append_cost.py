@@ -198,15 +198,13 @@ def _watch(engine: AsyncEngine, samples: list[dict[str, float]]) -> None:
     def after(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if statement.startswith("UPDATE ledgers SET size"):
             conn.info["locked"] = time.perf_counter()
-        elif "FROM ledger_append(" in statement:
-            # The lock is taken inside the call: counted from when it was sent.
-            conn.info["locked"] = conn.info["write_sent"] = conn.info["sent"]
-            conn.info["written"] = time.perf_counter()
         elif "INSERT INTO ledger_entries" in statement:
             conn.info["write_sent"], conn.info["written"] = conn.info["sent"], time.perf_counter()
 
     def commit(conn: Any) -> None:
         conn.info["commit_sent"] = time.perf_counter()
+        # An entry queued in `ledger_pending` takes the head's lock at COMMIT.
+        conn.info.setdefault("locked", conn.info["commit_sent"])
 
     def checkin(_dbapi: Any, record: Any) -> None:
         marks = record.info
@@ -303,8 +301,9 @@ def main() -> None:
     for hold in lock_holds:
         print(hold.row())
     print(
-        "\nappend takes the head lock inside `ledger_append()`: its rows count from when the"
-        " call was sent, so with several writers they include the wait for the lock."
+        "\nappend queues its entry and the database takes the head lock at COMMIT (migration"
+        " 0015): its rows count from when COMMIT was sent, so with several writers they"
+        " include the wait for the lock."
     )
 
 

@@ -91,9 +91,9 @@ async def _record(
     access: Access,
     what: str,
     verified: bool | None = None,
-) -> ledger.Receipt:
+) -> None:
     role, acting = _acting(access)
-    return await ledger.append(
+    await ledger.append(
         db,
         county=handover.county_id,
         actor=actor,
@@ -107,17 +107,17 @@ async def _record(
 
 async def record_access(
     db: AsyncSession, actor: Principal, now: dt.datetime, handover: Handover, what: str
-) -> ledger.Receipt | None:
+) -> None:
     """Ledger a read or download of an archived handover (`what`: read / download /
     verify) by anyone who may see it; a handover not yet archived is not recorded."""
     if what not in WHAT:
         raise ValueError(f"unknown access {what!r}")
     if handover.status != HandoverStatus.archived:
-        return None
+        return
     access = await access_of(db, actor, handover)
     if not access.any:
         raise Forbidden("您无权查阅该离任交接。")
-    return await _record(db, actor, now, handover, access, what)
+    await _record(db, actor, now, handover, access, what)
 
 
 # ---------------------------------------------------------------- review

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 from sqlalchemy import or_, select
@@ -483,17 +484,28 @@ async def _ledger(
     action: str,
     role: Role,
     **payload: object,
-) -> ledger.Receipt:
-    return await ledger.append(
-        db,
-        county=handover.county_id,
-        actor=actor,
-        action=action,
-        subject=("handover", handover.id),
-        payload=payload,
-        at=now,
-        role=role.value,
-    )
+) -> None:
+    await ledger.append(db, **_entry(actor, now, handover, action, role, **payload))
+
+
+def _entry(
+    actor: Principal,
+    now: dt.datetime,
+    handover: Handover,
+    action: str,
+    role: Role,
+    **payload: object,
+) -> dict[str, Any]:
+    """A handover's ledger entry, as `ledger.append`'s keywords."""
+    return {
+        "county": handover.county_id,
+        "actor": actor,
+        "action": action,
+        "subject": ("handover", handover.id),
+        "payload": payload,
+        "at": now,
+        "role": role.value,
+    }
 
 
 # ---------------------------------------------------------------- the dossier

@@ -35,6 +35,7 @@ from app.handover.models import Handover, HandoverSignature, SigningKey
 from app.handover.services import (
     Access,
     HandoverRefused,
+    _entry,
     _ledger,
     build_dossier,
     case_scope,
@@ -179,9 +180,11 @@ async def render(
     dossier = await build_dossier(db, handover, now)
     body, digest = d.canonical(dossier), d.digest(dossier)
     role = Role.office if access.office else Role.leader
-    snap = await _ledger(
-        db, actor, now, handover, SNAPSHOTTED, role, dossier_hash=digest, cases=dossier.case_ids
+    # At once: the checkpoint below must hold the snapshot's entry.
+    snapped = _entry(
+        actor, now, handover, SNAPSHOTTED, role, dossier_hash=digest, cases=dossier.case_ids
     )
+    snap = await ledger.append_now(db, **snapped)
     checkpoint = await checkpoints.make_checkpoint(db, snap.ledger_id, keys.checkpoint_key, now)
     if checkpoint is None:  # pragma: no cover - the entry above always grows the tree
         raise Conflict("无法为交接清单生成检查点。")

@@ -29,6 +29,7 @@ from app.ledger.services import (
     frontier_peaks,
     latest_checkpoint,
     root_at,
+    settle,
 )
 
 KEY_CREATED = ledger_action(
@@ -131,8 +132,15 @@ class InconsistentLog(LedgerDamaged):
 async def make_checkpoint(
     db: AsyncSession, ledger_id: int, key: Signer, now: dt.datetime
 ) -> LedgerCheckpoint | None:
-    """Sign the ledger's current tree if it grew since the last checkpoint."""
-    ledger = await db.scalar(select(Ledger).where(Ledger.id == ledger_id).with_for_update())
+    """Sign the ledger's current tree, with what this transaction appended, if it grew
+    since the last checkpoint."""
+    await settle(db)
+    ledger = await db.scalar(
+        select(Ledger)
+        .where(Ledger.id == ledger_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if ledger is None:
         raise LookupError(ledger_id)
     last = await latest_checkpoint(db, ledger_id)

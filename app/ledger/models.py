@@ -73,5 +73,29 @@ class LedgerCheckpoint(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class LedgerPending(Base):
+    """An entry waiting for its transaction's commit to be sequenced (PostgreSQL).
+
+    `append` inserts here; a deferred trigger (migration 0015) takes the ledger's lock at
+    COMMIT, splices the ledger's origin and next `seq` into the leaf, writes the entry and
+    its nodes and deletes this row. Rows never outlive their transaction, so the table is
+    UNLOGGED on PostgreSQL. SQLite sequences at once and leaves it empty.
+    """
+
+    __tablename__ = "ledger_pending"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    county_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    head: Mapped[bytes] = mapped_column(LargeBinary)
+    middle: Mapped[bytes] = mapped_column(LargeBinary)
+    tail: Mapped[bytes] = mapped_column(LargeBinary)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    action: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonType)
+
+
 #: Tables whose rows are never updated or deleted.
 APPEND_ONLY_TABLES = ("ledger_entries", "ledger_nodes", "ledger_checkpoints")

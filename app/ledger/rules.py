@@ -80,17 +80,21 @@ class Entry:
 
 
 _SEQ_MARK = b',"seq":0,"subject":{"id":'
+_LOG_MARK = b'},"log":"","payload":{'
 
 
-def leaf_parts(entry: Entry) -> tuple[bytes, bytes]:
-    """The leaf split around its `seq`: leaf == prefix + str(seq) + suffix for any seq.
+def leaf_splices(entry: Entry) -> tuple[bytes, bytes, bytes]:
+    """The leaf cut around its origin and its `seq`: for any origin and seq,
+    leaf == head + json(origin) + middle + str(seq) + tail.
 
-    RFC 8785 sorts keys, so the top-level `seq` comes right after `recorded_at` and right
-    before `subject`, whose object closes the leaf; the last such mark is the top-level one
-    (a string cannot contain it unescaped). The database splices the seq in under its lock.
+    RFC 8785 sorts keys: the top-level `log` comes right after the `actor` object and
+    right before `payload`, and `seq` right after `recorded_at` and before `subject`,
+    whose object closes the leaf. A mark with unescaped quotes cannot occur inside a
+    string, so the first log mark and the last seq mark are the top-level ones. The
+    database splices in the ledger's origin and the next seq under the ledger's lock.
     """
-    zero = Entry(
-        entry.log,
+    bare = Entry(
+        "",
         0,
         entry.recorded_at,
         entry.actor,
@@ -99,8 +103,14 @@ def leaf_parts(entry: Entry) -> tuple[bytes, bytes]:
         entry.subject_id,
         entry.payload,
     ).leaf()
-    at = zero.rindex(_SEQ_MARK) + len(b',"seq":')
-    return zero[:at], zero[at + 1 :]
+    log = bare.index(_LOG_MARK) + len(b'},"log":')
+    seq = bare.rindex(_SEQ_MARK) + len(b',"seq":')
+    return bare[:log], bare[log + 2 : seq], bare[seq + 1 :]
+
+
+def json_string(text: str) -> bytes:
+    """A string as RFC 8785 writes it (and PostgreSQL's `to_json(text)`)."""
+    return canonical({"": text})[4:-1]
 
 
 #: RFC 8785 writes numbers as IEEE doubles: integers beyond this are not exact there.

@@ -1,11 +1,13 @@
 """Appending to the ledgers and reading proofs out of them, inside the caller's transaction.
 
 `append` is called by every service that changes state, in the same transaction as the
-change: if either fails, neither happens. It locks the ledger's head row (an UPDATE that
-bumps `size`), hashes the leaf and the subtrees it completes from the head's frontier, and
-writes the entry, the new nodes and the new frontier. On PostgreSQL all of that is one
-server-side call (`ledger_append`, migration 0003), so the lock is held for that call and
-the commit only; on SQLite, whose writers are serialised anyway, the same steps run here.
+change: if either fails, neither happens. Sequencing an entry locks the ledger's head row,
+takes the next `seq`, hashes the leaf and the subtrees it completes from the head's
+frontier, and writes the entry, the new nodes and the new frontier. On PostgreSQL that
+happens in the database at COMMIT (migration 0015), so a ledger is locked only while its
+writers commit, never across their client round trips; `append_now` sequences at once
+for a caller that needs the receipt. On SQLite, whose writers are serialised anyway, the
+same steps run here, at once.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from app.ledger.rules import (
     ADMIN_LEDGER_NAME,
     Entry,
     check_entry,
-    leaf_parts,
+    leaf_splices,
     origin_of,
     staff_actor,
     system_actor,
@@ -155,22 +157,71 @@ async def append(
     payload: Mapping[str, Any],
     at: dt.datetime,
     role: str | None = None,
+) -> None:
+    """Record one state change in `county`'s ledger (None: the administration ledger).
+
+    On PostgreSQL the entry is queued and sequenced when the transaction commits, so the
+    ledger is locked for the commit only; `append_now` when the caller needs the receipt
+    inside its transaction."""
+    entry = _draft(actor, action, subject, payload, at, role)
+    if db.get_bind().dialect.name == "postgresql":
+        await db.execute(_QUEUE_PG, _parameters(county, entry))
+    else:
+        await _append_generic(db, county, entry)
+
+
+async def append_now(
+    db: AsyncSession,
+    *,
+    county: int | None,
+    actor: Actor,
+    action: str,
+    subject: tuple[str, str | int],
+    payload: Mapping[str, Any],
+    at: dt.datetime,
+    role: str | None = None,
 ) -> Receipt:
-    """Record one state change in `county`'s ledger (None: the administration ledger)."""
+    """`append`, sequenced at once (after what the transaction queued before it): the
+    ledger stays locked until the transaction ends."""
+    entry = _draft(actor, action, subject, payload, at, role)
+    if db.get_bind().dialect.name != "postgresql":
+        return await _append_generic(db, county, entry)
+    row = (await db.execute(_APPEND_NOW_PG, _parameters(county, entry))).one()
+    return Receipt(int(row.out_ledger), str(row.out_origin), int(row.out_seq), row.out_leaf_hash)
+
+
+async def settle(db: AsyncSession) -> None:
+    """Sequence now what this transaction has queued, for a reader that must see its own
+    entries before the commit (PostgreSQL; SQLite sequences at once)."""
+    if db.get_bind().dialect.name == "postgresql":
+        await db.execute(_SEQUENCE_NOW)
+        await db.execute(_SEQUENCE_AT_COMMIT)
+
+
+_SEQUENCE_NOW = text("SET CONSTRAINTS ledger_pending_sequence IMMEDIATE")
+_SEQUENCE_AT_COMMIT = text("SET CONSTRAINTS ledger_pending_sequence DEFERRED")
+
+
+def _draft(
+    actor: Actor,
+    action: str,
+    subject: tuple[str, str | int],
+    payload: Mapping[str, Any],
+    at: dt.datetime,
+    role: str | None,
+) -> Entry:
+    """The entry without its ledger's origin and seq, checked against its contract."""
     subject_type, subject_id = subject[0], str(subject[1])
     check_entry(action, subject_type, payload)
-    if db.get_bind().dialect.name == "postgresql":
-        return await _append_pg(
-            db,
-            county,
-            Entry(
-                "", 0, at, actor_json(actor, role), action, subject_type, subject_id, dict(payload)
-            ),
-        )
-    ledger_id, origin, seq, frontier = await _lock_head(db, county)
-    entry = Entry(
-        origin, seq, at, actor_json(actor, role), action, subject_type, subject_id, dict(payload)
+    return Entry(
+        "", 0, at, actor_json(actor, role), action, subject_type, subject_id, dict(payload)
     )
+
+
+async def _append_generic(db: AsyncSession, county: int | None, draft: Entry) -> Receipt:
+    """SQLite, whose writers are serialised anyway: lock the head and write it all here."""
+    ledger_id, origin, seq, frontier = await _lock_head(db, county)
+    entry = dataclasses.replace(draft, log=origin, seq=seq)
     leaf = entry.leaf()
     leaf_hash = merkle.leaf_hash(leaf)
     peaks, nodes = merkle.append_leaf(seq, frontier_peaks(frontier), leaf_hash)
@@ -178,47 +229,36 @@ async def append(
     return Receipt(ledger_id, origin, seq, leaf_hash)
 
 
-#: county id (None: administration) -> origin, as last seen; the database checks it.
-_ORIGINS: dict[int | None, str] = {}
-
-_APPEND_PG = text(
-    "SELECT out_ledger, out_seq, out_origin, out_leaf_hash FROM ledger_append("
-    ":county, :origin, :prefix, :suffix, :at, CAST(:actor AS jsonb), :action, :stype, :sid, "
-    "CAST(:payload AS jsonb))"
+_PENDING_VALUES = (
+    ":county, :head, :middle, :tail, :at, CAST(:actor AS jsonb), :action, :stype, :sid, "
+    "CAST(:payload AS jsonb)"
+)
+_QUEUE_PG = text(
+    "INSERT INTO ledger_pending (county_id, head, middle, tail, recorded_at, actor, action, "
+    f"subject_type, subject_id, payload) VALUES ({_PENDING_VALUES})"
+)
+_APPEND_NOW_PG = text(
+    "SELECT out_ledger, out_seq, out_origin, out_leaf_hash "
+    f"FROM ledger_append_now({_PENDING_VALUES})"
 )
 
 
-async def _append_pg(db: AsyncSession, county: int | None, draft: Entry) -> Receipt:
-    """One server-side call (migration 0003): the lock is held for it and the commit only.
-    The caller's origin is checked by the database; a stale one is refreshed and retried."""
-    for _attempt in range(2):
-        entry = dataclasses.replace(draft, log=_ORIGINS.get(county, ""))
-        prefix, suffix = leaf_parts(entry)
-        row = (
-            await db.execute(
-                _APPEND_PG,
-                {
-                    "county": county,
-                    "origin": entry.log,
-                    "prefix": prefix,
-                    "suffix": suffix,
-                    "at": entry.recorded_at,
-                    "actor": json.dumps(entry.actor),
-                    "action": entry.action,
-                    "stype": entry.subject_type,
-                    "sid": entry.subject_id,
-                    "payload": json.dumps(entry.payload),
-                },
-            )
-        ).one_or_none()
-        if row is None:
-            raise RuntimeError(f"no ledger for county {county}: run `jiefang db upgrade` first")
-        if row.out_seq is not None:
-            return Receipt(
-                int(row.out_ledger), entry.log, int(row.out_seq), bytes(row.out_leaf_hash)
-            )
-        _ORIGINS[county] = str(row.out_origin)
-    raise RuntimeError(f"the ledger of county {county} changed its origin while appending")
+def _parameters(county: int | None, entry: Entry) -> dict[str, Any]:
+    """The entry for PostgreSQL (migration 0015): its leaf cut where the database splices
+    in the ledger's origin and seq under the ledger's lock."""
+    head, middle, tail = leaf_splices(entry)
+    return {
+        "county": county,
+        "head": head,
+        "middle": middle,
+        "tail": tail,
+        "at": entry.recorded_at,
+        "actor": json.dumps(entry.actor),
+        "action": entry.action,
+        "stype": entry.subject_type,
+        "sid": entry.subject_id,
+        "payload": json.dumps(entry.payload),
+    }
 
 
 def frontier_peaks(frontier: bytes) -> list[bytes]:

@@ -459,8 +459,7 @@ async def book(
             await confirm.queue(booking, sms)
     # Last: the county ledger's head stays locked from here to the commit, and every
     # booking of the county queues on it.
-    receipt = await _ledger(
-        db,
+    entry = _entry(
         actor,
         refs[0],
         now,
@@ -470,6 +469,7 @@ async def book(
         channel=str(request.channel),
         queue_number=booking.queue_number,
     )
+    receipt = await ledger.append_now(db, **entry)
     return Booked(booking, receipt)
 
 
@@ -671,27 +671,26 @@ async def _flush_once(db: AsyncSession) -> None:
         raise
 
 
-async def _ledger(
-    db: AsyncSession,
+def _entry(
     actor: Principal | None,
     mobile_ref: str,
     now: dt.datetime,
     action: str,
     booking: Booking,
     **payload: object,
-) -> ledger.Receipt:
+) -> dict[str, Any]:
+    """The ledger entry of a booking's change, as `ledger.append`'s keywords."""
     who: Principal | dict[str, object] = actor if actor is not None else citizen_actor(mobile_ref)
     role = Role.clerk.value if actor is not None and Role.clerk in actor.roles else None
-    return await ledger.append(
-        db,
-        county=booking.county_id,
-        actor=who,
-        action=action,
-        subject=("booking", booking.id),
-        payload={"sitting": booking.sitting_id, "slot": booking.slot_start, **payload},
-        at=now,
-        role=role,
-    )
+    return {
+        "county": booking.county_id,
+        "actor": who,
+        "action": action,
+        "subject": ("booking", booking.id),
+        "payload": {"sitting": booking.sitting_id, "slot": booking.slot_start, **payload},
+        "at": now,
+        "role": role,
+    }
 
 
 # --------------------------------------------------------------------------- lookup, cancel
@@ -738,7 +737,7 @@ async def cancel(
         if held_seat:
             promoted = await _hand_on_seat(db, now, booking.sitting_id, slot)
     await db.flush()
-    await _ledger(db, actor, booking.mobile_hash, now, BOOKING_CANCELLED, booking)
+    await ledger.append(db, **_entry(actor, booking.mobile_hash, now, BOOKING_CANCELLED, booking))
     await _promotion_ledger(db, now, promoted)
     return promoted
 
@@ -876,8 +875,7 @@ async def reschedule(
     booking.status, booking.updated_at = str(status), now
     booking.sequence += 1
     await _flush_once(db)
-    receipt = await _ledger(
-        db,
+    entry = _entry(
         actor,
         booking.mobile_hash,
         now,
@@ -887,6 +885,7 @@ async def reschedule(
         from_slot=old_slot,
         status=str(status),
     )
+    receipt = await ledger.append_now(db, **entry)
     await _promotion_ledger(db, now, promoted)
     return Rescheduled(booking, receipt, promoted)
 

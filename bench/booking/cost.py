@@ -6,7 +6,7 @@ Per request it reports the statements the app sent and the pool checkouts it mad
 (counted with SQLAlchemy engine and pool events), the wall time, the CPU of this process
 (the app, plus the small in-process client) and of the PostgreSQL backends serving it,
 and, for bookings, how long the county ledger's head row stays locked: from the moment
-`ledger_append(...)` is sent until the transaction's COMMIT has returned (client view).
+`ledger_append_now(...)` is sent until the transaction's COMMIT has returned (client view).
 With every booking of a county appending to that one ledger, 1 / (lock held) bounds the
 county's bookings/s whatever the number of workers.
 
@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from app.asgi import create_app
 from app.core import web
+from app.ledger import services as ledger_services
 from app.models import import_all_models
 from app.scheduling import booking_services as bookings
 from app.scheduling import citizen_services as citizens
@@ -49,7 +50,7 @@ from bench.booking.scratch import BenchError, Deployment, deployment
 from bench.booking.throughput import INSERT, _create_bench_table
 from bench.cpu_share import Sample
 
-LEDGER_CALL = "ledger_append("
+LEDGER_CALL = "ledger_append_now("
 #: (module, function, label) of the steps timed inside a booking; missing ones are skipped.
 STEPS = (
     (web, "principal_for", "guard: the caller's account, roles and scopes (own session)"),
@@ -57,7 +58,7 @@ STEPS = (
     (bookings, "book", "  book: checks, limits, seat, booking row, SMS, ledger entry"),
     (bookings, "_sitting_to_book", "    the sitting, its rule, venue, official and county"),
     (bookings, "_take_on_server", "    limits, seat, booking row and SMS (`booking_take`)"),
-    (bookings, "_ledger", "    the ledger entry (ledger_append)"),
+    (ledger_services, "append_now", "    the ledger entry (ledger_append_now)"),
 )
 
 

@@ -1,7 +1,7 @@
 """What the server's PostgreSQL backends are doing while a phase runs: `pg_stat_activity`
 of the scratch database, sampled every SAMPLE_SECONDS on a connection of its own. Reports
 the mean number of backends waiting for a lock (`wait_event_type = 'Lock'`) and, of
-those, the ones waiting inside `ledger_append(...)` — for the county ledger's head row —
+those, the ones waiting inside `ledger_append_now(...)` — for the county ledger's head row —
 and the mean number inside a transaction waiting for the app (`idle in transaction`)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 SAMPLE_SECONDS = 0.05
 QUERY = """
 SELECT wait_event_type = 'Lock' AS locked,
-       wait_event_type = 'Lock' AND query LIKE '%ledger_append(%' AS ledger,
+       wait_event_type = 'Lock' AND query LIKE '%ledger_append_now(%' AS ledger,
        state = 'idle in transaction' AS idle
 FROM pg_stat_activity
 WHERE datname = current_database() AND pid <> pg_backend_pid()

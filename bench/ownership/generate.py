@@ -60,10 +60,10 @@ from app.core.migrate import upgrade
 from app.core.personal_data import Secrets
 from app.ledger import services as ledger_services
 from app.ledger.bootstrap import bootstrap_ledgers
-from app.ownership import fact_services
 from app.ledger.checkpoints import checkpoint_all, signer
 from app.models import import_all_models
 from app.org.services import LEDGER_OPENED
+from app.ownership import fact_services
 from app.ownership.workflow import OPEN
 from bench.ownership import checks, dataset, ledger, org
 from bench.ownership.dataset import Account, Manifest

@@ -30,7 +30,7 @@ from app.ledger.audit import Rebuild
 from app.ledger.checkpoints import InconsistentLog, make_checkpoint, signer, verifiers
 from app.ledger.models import Ledger, LedgerCheckpoint, LedgerEntry, LedgerNode
 from app.ledger.note import Checkpoint, Signer, open_checkpoint, sign_checkpoint
-from app.ledger.rules import Entry
+from app.ledger.rules import Entry, json_string
 from app.ledger.verify import Report, verify_ledger
 from app.org import services as org
 from app.org.errors import Duplicate
@@ -311,6 +311,7 @@ async def test_a_change_that_fails_after_its_entry_leaves_neither_and_no_gap_in_
     with pytest.raises(RuntimeError, match="断电"):
         async with transaction(factory) as db:
             await org.create_unit(db, SYSTEM, clock.now(), township)
+            await ledger.settle(db)
             written = await ledger.get_entry(db, led.id, led.size)
             assert written.action == "org.unit.created"
             raise RuntimeError("断电")
@@ -376,6 +377,65 @@ async def test_two_hundred_appends_are_numbered_without_gaps_and_every_proof_hol
             assert merkle.verify_consistency(
                 old, n, merkle.root(hashes[:old]), bytes(last.root), path
             )
+
+
+async def _append_person(db: AsyncSession, clock: FixedClock, county: int, n: int) -> None:
+    await ledger.append(db, **_person_entry(clock, county, n))
+
+
+def _person_entry(clock: FixedClock, county: int, n: int) -> dict[str, Any]:
+    return {
+        "county": county,
+        "actor": {"kind": "system", "job": "tests"},
+        "action": "org.person.created",
+        "subject": ("person", 9000 + n),
+        "payload": {"county": county},
+        "at": clock.now(),
+    }
+
+
+async def test_a_transactions_entries_are_consecutive_in_the_order_it_appended_them(
+    factory: Factory, clock: FixedClock, county: County, keys_dir: Path
+) -> None:
+    led = await county_ledger(factory, county.county)
+    async with transaction(factory) as db:
+        await _append_person(db, clock, county.county, 1)
+        await _append_person(db, clock, county.county, 2)
+        receipt = await ledger.append_now(db, **_person_entry(clock, county.county, 3))
+        # The receipt is known inside the transaction, after what was queued before it.
+        assert (receipt.ledger_id, receipt.origin, receipt.seq) == (
+            led.id,
+            led.origin,
+            led.size + 2,
+        )
+        await _append_person(db, clock, county.county, 4)
+        try:
+            async with db.begin_nested():
+                await _append_person(db, clock, county.county, 5)
+                raise LookupError("撤回")
+        except LookupError:
+            pass
+        await _append_person(db, clock, county.county, 6)
+
+    rows = await entries(factory, led.id, led.size)
+    assert [(e.seq, e.subject_id) for e in rows] == [
+        (led.size + i, str(9000 + n)) for i, n in enumerate((1, 2, 3, 4, 6))
+    ]
+    assert bytes(rows[2].leaf_hash) == receipt.leaf_hash
+    assert (await county_ledger(factory, county.county)).size == led.size + 5
+    assert (await verify(factory, led.id, keys_dir)).ok
+
+
+async def test_an_origin_is_spliced_into_the_leaf_as_rfc8785_writes_it(
+    factory: Factory, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite writes the whole leaf in Python")
+    origins = ['县"引号"/33', "back\\slash", "tab\tnew\nline\x01\x1f\x7f", "长山县/330824", "😀"]
+    async with factory() as db:
+        for origin in origins:
+            spliced = await db.scalar(text("SELECT to_json(CAST(:o AS text))::text"), {"o": origin})
+            assert str(spliced).encode() == json_string(origin)
 
 
 async def test_an_untampered_ledger_verifies_also_against_an_earlier_saved_checkpoint(

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from app.ledger import merkle
 from app.ledger.audit import Rebuild
-from app.ledger.rules import Entry, canonical, encodes_to, leaf_parts
+from app.ledger.rules import Entry, canonical, encodes_to, json_string, leaf_splices
 
 leaves = st.lists(st.binary(max_size=40), min_size=1, max_size=300)
 
@@ -93,21 +93,24 @@ def test_a_leaf_is_encoded_exactly_as_rfc8785_encodes_it(value: dict[str, Any]) 
 
 @given(
     st.integers(min_value=0, max_value=2**53 - 1),
-    st.dictionaries(st.sampled_from(["seq", "subject", "county", "fields"]), values, max_size=3),
+    st.text(st.characters(codec="utf-8"), max_size=12),
+    st.dictionaries(
+        st.sampled_from(["seq", "subject", "county", "fields", "log"]), values, max_size=3
+    ),
     st.text(max_size=10),
 )
-def test_a_leaf_split_around_its_seq_rebuilds_the_leaf_of_any_seq(
-    seq: int, payload: dict[str, Any], subject_id: str
+def test_a_leaf_cut_around_origin_and_seq_rebuilds_the_leaf_of_any_of_them(
+    seq: int, origin: str, payload: dict[str, Any], subject_id: str
 ) -> None:
     entry = Entry(
-        "yunjiang/339921",
+        origin,
         seq,
         dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC),
-        {"kind": "system", "job": "tests"},
+        {"kind": "system", "job": 'tests},"log":"","payload":{'},
         "org.person.created",
         "person",
         subject_id,
         payload,
     )
-    prefix, suffix = leaf_parts(entry)
-    assert prefix + str(seq).encode() + suffix == entry.leaf()
+    head, middle, tail = leaf_splices(entry)
+    assert head + json_string(origin) + middle + str(seq).encode() + tail == entry.leaf()
