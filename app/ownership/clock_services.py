@@ -2,7 +2,8 @@
 `deadlines.due_date` on the county's calendar, stopped when the step they time is taken,
 recomputed (with a ledger entry) when an extension is approved, a hearing pauses one, or
 the calendar of a year they run through changes. The case row mirrors the earliest
-running clock (`next_due`, `next_clock`) for the lists that sort by it."""
+running clock (`next_due`, `next_clock`) for the lists that sort by it, and so do its
+active ownership rows (`CaseOwner.next_due`) for the overdue board by owner."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth.access import Principal
@@ -18,7 +19,7 @@ from app.core.workdays import WorkCalendar
 from app.ledger import services as ledger
 from app.ledger.rules import ledger_action
 from app.ownership import deadlines, fact_services, ranking
-from app.ownership.models import Case, CaseClock
+from app.ownership.models import Case, CaseClock, CaseOwner, mirrored_due
 
 #: Clocks that time the petitioner, not the owners: never marked late on owners' lists.
 PETITIONERS_CLOCKS = frozenset({"review_request", "recheck_request"})
@@ -140,6 +141,26 @@ async def refresh_next(db: AsyncSession, case: Case) -> None:
     case.next_due = first.due if first else None
     case.next_clock = first.name if first else None
     await db.flush()
+    await _mirror_on_owners(db, case)
+
+
+async def _mirror_on_owners(db: AsyncSession, case: Case) -> None:
+    """The case's earliest running clock on its active ownership rows (nothing once it is
+    finished); rows already showing it are not written."""
+    next_due, next_clock = mirrored_due(case)
+    await db.execute(
+        update(CaseOwner)
+        .where(
+            CaseOwner.case_id == case.id,
+            CaseOwner.active.is_(True),
+            or_(
+                CaseOwner.next_due.is_distinct_from(next_due),
+                CaseOwner.next_clock.is_distinct_from(next_clock),
+            ),
+        )
+        .values(next_due=next_due, next_clock=next_clock)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 async def recompute(

@@ -32,6 +32,7 @@ FINISHED_STATUSES = ("not_accepted", "not_re_accepted", "closed")
 OPEN_CASE = text("status NOT IN ('not_accepted', 'not_re_accepted', 'closed')")
 REPLIED = text("replied_on IS NOT NULL")
 EVALUATED = text("evaluated_at IS NOT NULL")
+OWNER_DUE = text("next_due IS NOT NULL")
 STOPPED = text("state = 'stopped'")
 
 
@@ -198,6 +199,16 @@ class CaseOwner(Base):
         ),
         Index("ix_case_owners_person", "person_id", "active", "case_id"),
         Index("ix_case_owners_tenure", "tenure_id", "active"),
+        # The overdue board by owner, from this index alone: the answering owners of a
+        # county's open cases due by a day, without a probe per case.
+        Index(
+            "ix_case_owners_due",
+            "county_id",
+            "next_due",
+            postgresql_include=["person_id", "role", "active", "next_clock", "case_id"],
+            sqlite_where=OWNER_DUE,
+            postgresql_where=OWNER_DUE,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -212,8 +223,20 @@ class CaseOwner(Base):
     assumed_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
     renounced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     renounce_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: The case's `next_due`/`next_clock` while this row is active and the case open
+    #: (`mirrored_due`), else NULL: written with the case's (`clock_services.refresh_next`).
+    next_due: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    next_clock: Mapped[str | None] = mapped_column(String(24), nullable=True)
 
     tenure: Mapped[Tenure] = relationship(lazy="joined")
+
+
+def mirrored_due(case: Case) -> tuple[dt.date | None, str | None]:
+    """What an active ownership row mirrors of its case: the earliest running clock of an
+    open case, nothing of a finished one."""
+    if case.status in FINISHED_STATUSES:
+        return None, None
+    return case.next_due, case.next_clock
 
 
 class CaseClock(Base):

@@ -259,6 +259,13 @@ class BoardOut(msgspec.Struct):
     by_owner: list[GroupOut]
     by_unit: list[GroupOut]
     by_township: list[GroupOut]
+    #: Over several counties: a row per county, and the owner, unit and township lists
+    #: cut to the `top` most overdue (null: every row is listed).
+    by_county: list[GroupOut]
+    top: int | None
+    owners_in_all: int
+    units_in_all: int
+    townships_in_all: int
 
 
 class RateOut(msgspec.Struct):

@@ -127,6 +127,11 @@ class SupervisionApi(Controller):
             _groups(board.by_owner),
             _groups(board.by_unit),
             _groups(board.by_township),
+            _groups(board.by_county),
+            board.top,
+            board.owners_in_all,
+            board.units_in_all,
+            board.townships_in_all,
         )
 
     @get("/overdue/cases", opt=SUPERVISE)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import heapq
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ from app.core.settings import Settings
 from app.org.models import Person, Unit
 from app.org.rules import UnitKind
 from app.ownership import ranking, recusal, workflow
+from app.ownership.clock_services import PETITIONERS_CLOCKS
+from app.ownership.deadlines import ClockName
 from app.ownership.fact_services import ANSWERING
 from app.ownership.models import Case, CaseOwner, RankingFact, RankingTotal, is_open
 from app.ownership.visibility import not_recused, recused_case_ids, viewer_of
@@ -79,6 +81,12 @@ class Scope:
             unit = self.units.get(unit.parent_id) if unit.parent_id else None
         return unit
 
+    def county_of(self, unit_id: int) -> int:
+        unit = self.units.get(unit_id)
+        while unit is not None and unit.kind != UnitKind.county:
+            unit = self.units.get(unit.parent_id) if unit.parent_id else None
+        return unit.id if unit else 0
+
 
 async def scope_of(db: AsyncSession, actor: Principal, county_id: int | None = None) -> Scope:
     paths = actor.scope_paths(SUPERVISORS)
@@ -117,58 +125,139 @@ class GroupRow:
 
 @dataclass(frozen=True, slots=True)
 class Board:
+    """A board over one county lists every owner, unit and township with a due or overdue
+    case; over several counties (a city, the province) it adds a row per county and lists
+    only the `top` most overdue owners, units and townships — a county's board has the
+    rest — saying how many there are `in_all`."""
+
     today: dt.date
     warn_days: int
     total: Tally
     by_owner: list[GroupRow]
     by_unit: list[GroupRow]
     by_township: list[GroupRow]
+    by_county: list[GroupRow] = field(default_factory=list)
+    top: int | None = None
+    owners_in_all: int = 0
+    units_in_all: int = 0
+    townships_in_all: int = 0
+
+
+#: How many owners, units and townships a board over several counties lists.
+BOARD_TOP = 100
 
 
 def _open(query: Select[Any]) -> Select[Any]:
     return query.where(is_open())
 
 
+#: The clocks a board names as late: the owners' (the petitioner's own windows to ask for
+#: a review are never on an owner's list).
+BOARD_CLOCKS = tuple(str(c) for c in ClockName if c not in PETITIONERS_CLOCKS)
+
+
+def _pivot(due: Any, clock: Any, today: dt.date) -> list[Any]:
+    """Per key: overdue, due soon, then overdue per clock of BOARD_CLOCKS."""
+    late = due < today
+
+    def count(when: Any) -> Any:
+        return func.sum(sql_case((when, 1), else_=0))
+
+    return [
+        count(late),
+        count(due >= today),
+        *(count(and_(late, clock == c)) for c in BOARD_CLOCKS),
+    ]
+
+
+def _leave_out(query: Select[Any], case_id: Any, recused: list[int]) -> Select[Any]:
+    return query.where(case_id.not_in(recused)) if recused else query
+
+
 async def overdue_board(db: AsyncSession, scope: Scope, today: dt.date, warn_days: int) -> Board:
     """Open cases whose earliest running clock is overdue (due before today) or due within
-    `warn_days`, counted by answering owner, territorial unit and township."""
+    `warn_days`, counted by answering owner, territorial unit, township and (over several
+    counties) county. The database gives one row of counts per unit and per owner."""
     horizon = today + dt.timedelta(days=warn_days)
-    overdue = (Case.next_due < today).label("overdue")
-    base = _open(
-        select(Case.territorial_unit_id, Case.next_clock, overdue, func.count()).where(
-            Case.county_id.in_(scope.county_ids), Case.next_due <= horizon
-        )
-    )
-    base = not_recused(base, scope.viewer)
-    unit_rows = await _plain_rows(
-        db, base.group_by(Case.territorial_unit_id, Case.next_clock, overdue)
-    )
-    owner_query = not_recused(
-        _open(
-            select(CaseOwner.person_id, Case.next_clock, overdue, func.count(), Person.name)
-            .join(CaseOwner, and_(CaseOwner.case_id == Case.id, CaseOwner.active.is_(True)))
-            .join(Person, Person.id == CaseOwner.person_id)
-            .where(
-                Case.county_id.in_(scope.county_ids),
-                Case.next_due <= horizon,
-                CaseOwner.role.in_(ANSWERING),
-            )
-        ),
-        scope.viewer,
-    ).group_by(CaseOwner.person_id, Person.name, Case.next_clock, overdue)
-    owner_rows = await _plain_rows(db, owner_query)
-    names = {r[0]: r[4] for r in owner_rows}
-    units = _tallies((r[0], r[1], r[2], r[3]) for r in unit_rows)
-    town_of = {u: _town_key(scope, u) for u in {r[0] for r in unit_rows}}
-    towns = _tallies((town_of[r[0]], r[1], r[2], r[3]) for r in unit_rows)
+    top = BOARD_TOP if len(scope.county_ids) > 1 else None
+    recused = await recused_case_ids(db, scope.viewer)
+    units = await _unit_counts(db, scope, today, horizon, recused)
+    owners, owners_in_all = await _owner_counts(db, scope, today, horizon, recused, top)
+    towns = _rolled_up(units, lambda u: _town_key(scope, u))
+    counties = _rolled_up(units, scope.county_of) if top else {}
     return Board(
         today,
         warn_days,
-        _total(units),
-        _rows(_tallies((r[0], r[1], r[2], r[3]) for r in owner_rows), names),
-        _rows(units, {k: scope.units[k].name for k in units if k in scope.units}),
-        _rows(towns, _town_names(scope, towns)),
+        _tally([sum(column) for column in zip(*units.values(), strict=True)] or _NOTHING),
+        _listed(owners, await _person_names(db, set(owners)), None),
+        _listed(units, {k: scope.units[k].name for k in units if k in scope.units}, top),
+        _listed(towns, _town_names(scope, towns), top),
+        _listed(counties, {k: scope.units[k].name for k in counties if k in scope.units}, None),
+        top,
+        owners_in_all,
+        len(units),
+        len(towns),
     )
+
+
+_NOTHING = [0] * (2 + len(BOARD_CLOCKS))
+
+
+async def _unit_counts(
+    db: AsyncSession, scope: Scope, today: dt.date, horizon: dt.date, recused: list[int]
+) -> dict[int, list[int]]:
+    """Territorial unit -> `_pivot` counts of its open cases due by `horizon`."""
+    query = _open(
+        select(Case.territorial_unit_id, *_pivot(Case.next_due, Case.next_clock, today)).where(
+            Case.county_id.in_(scope.county_ids), Case.next_due <= horizon
+        )
+    )
+    query = _leave_out(query, Case.id, recused).group_by(Case.territorial_unit_id)
+    return {r[0]: list(r[1:]) for r in await _plain_rows(db, query)}
+
+
+async def _owner_counts(
+    db: AsyncSession,
+    scope: Scope,
+    today: dt.date,
+    horizon: dt.date,
+    recused: list[int],
+    top: int | None,
+) -> tuple[dict[int, list[int]], int]:
+    """Answering owner -> `_pivot` counts (the `top` most overdue, if given), and how many
+    owners there are in all; from the ownership rows' copy of their case's next due date
+    (`CaseOwner.next_due`, one index) rather than a probe per case."""
+    counts = _pivot(CaseOwner.next_due, CaseOwner.next_clock, today)
+    query = select(CaseOwner.person_id, *counts, func.count().over()).where(
+        CaseOwner.county_id.in_(scope.county_ids),
+        CaseOwner.next_due <= horizon,
+        CaseOwner.active.is_(True),
+        CaseOwner.role.in_(ANSWERING),
+    )
+    query = _leave_out(query, CaseOwner.case_id, recused).group_by(CaseOwner.person_id)
+    if top is not None:
+        query = query.order_by(counts[0].desc(), counts[1].desc(), CaseOwner.person_id).limit(top)
+    rows = await _plain_rows(db, query)
+    return {r[0]: list(r[1:-1]) for r in rows}, int(rows[0][-1]) if rows else 0
+
+
+def _listed(counts: dict[int, list[int]], names: dict[int, str], top: int | None) -> list[GroupRow]:
+    """The rows of a list, most overdue first; only the `top` most overdue if given (ties
+    at the cut by key)."""
+    if top is not None and len(counts) > top:
+        kept = heapq.nsmallest(top, counts.items(), key=lambda i: (-i[1][0], -i[1][1], i[0]))
+        counts = dict(kept)
+    return _rows({k: _tally(v) for k, v in counts.items()}, names)
+
+
+def _rolled_up(counts: dict[int, list[int]], key_of: Callable[[int], int]) -> dict[int, list[int]]:
+    """Count vectors added up by a coarser key (a unit's township, or one total)."""
+    out: dict[int, list[int]] = {}
+    for key, vector in counts.items():
+        into = out.setdefault(key_of(key), [0] * len(vector))
+        for i, n in enumerate(vector):
+            into[i] += n
+    return out
 
 
 def _town_key(scope: Scope, unit_id: int) -> int:
@@ -176,36 +265,21 @@ def _town_key(scope: Scope, unit_id: int) -> int:
     return town.id if town else 0
 
 
-def _town_names(scope: Scope, towns: dict[int, Tally]) -> dict[int, str]:
+def _town_names(scope: Scope, towns: dict[int, Any]) -> dict[int, str]:
     return {k: (scope.units[k].name if k in scope.units else "县直部门") for k in towns}
 
 
-def _tallies(rows: Iterable[tuple[int, str | None, bool, int]]) -> dict[int, Tally]:
-    """(key, clock, overdue?, count) rows into a tally per key; the late clocks most
-    overdue first. A province's board has some ten thousand keys, most with one late
-    clock or none, so a sort is done only where there is something to sort."""
-    overdue: dict[int, int] = {}
-    soon: dict[int, int] = {}
-    late: dict[int, dict[str, int]] = {}
-    for key, clock, is_overdue, count in rows:
-        if is_overdue:
-            overdue[key] = overdue.get(key, 0) + count
-            clocks = late.setdefault(key, {})
-            clocks[clock or ""] = clocks.get(clock or "", 0) + count
-        else:
-            soon[key] = soon.get(key, 0) + count
-    return {
-        key: Tally(overdue.get(key, 0), soon.get(key, 0), _most_first(late.get(key)))
-        for key in overdue.keys() | soon.keys()
-    }
-
-
-def _most_first(clocks: dict[str, int] | None) -> tuple[tuple[str, int], ...]:
-    if not clocks:
-        return ()
-    if len(clocks) == 1:
-        return tuple(clocks.items())
-    return tuple(sorted(clocks.items(), key=lambda i: -i[1]))
+def _tally(vector: Sequence[int]) -> Tally:
+    """A `_pivot` row (overdue, soon, overdue per clock) as a tally, its late clocks most
+    overdue first; overdue cases of a clock outside BOARD_CLOCKS are counted under ""."""
+    overdue, soon, *late = (int(n) for n in vector)
+    clocks = [(c, n) for c, n in zip(BOARD_CLOCKS, late, strict=True) if n]
+    other = overdue - sum(n for _, n in clocks)
+    if other:
+        clocks.append(("", other))
+    if len(clocks) > 1:
+        clocks.sort(key=lambda i: -i[1])
+    return Tally(overdue, soon, tuple(clocks))
 
 
 async def _plain_rows(db: AsyncSession, query: Select[Any]) -> Sequence[Row[Any]]:
@@ -213,18 +287,6 @@ async def _plain_rows(db: AsyncSession, query: Select[Any]) -> Sequence[Row[Any]
     tuples, without the ORM's per-row work (tens of thousands of rows for a province)."""
     connection = await db.connection()
     return (await connection.execute(query)).all()
-
-
-def _total(tallies: dict[int, Tally]) -> Tally:
-    late: dict[str, int] = defaultdict(int)
-    for t in tallies.values():
-        for clock, n in t.late_clocks:
-            late[clock] += n
-    return Tally(
-        sum(t.overdue for t in tallies.values()),
-        sum(t.soon for t in tallies.values()),
-        tuple(sorted(late.items(), key=lambda i: -i[1])),
-    )
 
 
 def _rows(tallies: dict[int, Tally], names: dict[int, str]) -> list[GroupRow]:

@@ -8,7 +8,7 @@ from typing import Any
 from app.ownership.services import CASE_REGISTERED
 from app.ownership.workflow import FINISHED
 
-_FINISHED = ", ".join(f"'{s}'" for s in sorted(FINISHED))
+FINISHED_SQL = ", ".join(f"'{s}'" for s in sorted(FINISHED))
 
 #: name -> SQL counting the rows that break the rule (must be 0).
 CHECKS = {
@@ -22,12 +22,12 @@ CHECKS = {
         WHERE c.next_due IS DISTINCT FROM k.due OR c.next_clock IS DISTINCT FROM k.name""",
     "every open case has an active answering owner (lead or first)": f"""
         SELECT count(*) FROM cases c
-        WHERE c.status NOT IN ({_FINISHED}) AND NOT EXISTS (
+        WHERE c.status NOT IN ({FINISHED_SQL}) AND NOT EXISTS (
             SELECT 1 FROM case_owners o
             WHERE o.case_id = c.id AND o.active AND o.role IN ('lead', 'first'))""",
     "no clock runs on a finished case": f"""
         SELECT count(*) FROM case_clocks k JOIN cases c ON c.id = k.case_id
-        WHERE k.state = 'running' AND c.status IN ({_FINISHED})""",
+        WHERE k.state = 'running' AND c.status IN ({FINISHED_SQL})""",
     "no owner is accused in the case, personally or through the post's unit": """
         SELECT count(*) FROM case_owners o
         JOIN tenures t ON t.id = o.tenure_id JOIN posts p ON p.id = t.post_id
@@ -35,6 +35,12 @@ CHECKS = {
                       WHERE a.case_id = o.case_id AND a.person_id = o.person_id)
            OR EXISTS (SELECT 1 FROM case_units u WHERE u.case_id = o.case_id
                       AND u.role = 'accused' AND u.unit_id = p.unit_id)""",
+    "an active ownership carries its open case's next_due/next_clock, others nothing": f"""
+        SELECT count(*) FROM case_owners o JOIN cases c ON c.id = o.case_id
+        WHERE CASE WHEN o.active AND c.status NOT IN ({FINISHED_SQL})
+                   THEN o.next_due IS DISTINCT FROM c.next_due
+                        OR o.next_clock IS DISTINCT FROM c.next_clock
+                   ELSE o.next_due IS NOT NULL OR o.next_clock IS NOT NULL END""",
     "a case's clocks, owners, events and county agree": """
         SELECT (SELECT count(*) FROM case_clocks k JOIN cases c ON c.id = k.case_id
                 WHERE k.county_id <> c.county_id)

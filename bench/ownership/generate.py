@@ -294,6 +294,21 @@ async def _move_stages(database: str) -> dict[str, int]:
     return sizes
 
 
+async def _owners_due(database: str) -> None:
+    """Each active ownership of an open case gets the case's next due date and clock, as
+    `clock_services.refresh_next` writes them case by case (migration 0016 fills them
+    the same way)."""
+    conn = await asyncpg.connect(dataset.dsn(database))
+    try:
+        await conn.execute(
+            f"""UPDATE case_owners SET next_due = c.next_due, next_clock = c.next_clock
+            FROM cases c WHERE c.id = case_owners.case_id AND case_owners.active
+            AND c.next_due IS NOT NULL AND c.status NOT IN ({checks.FINISHED_SQL})"""
+        )
+    finally:
+        await conn.close()
+
+
 def run_counties(
     province: org.Province,
     per_county: list[list[tuple[int, dt.datetime]]],
@@ -482,6 +497,7 @@ def build(args: argparse.Namespace) -> Manifest:
     done = run_counties(province, per_county, opened, manifest, args.jobs, horizon)
     timer.lap("cases")
     manifest.sizes = asyncio.run(_move_stages(args.database))
+    asyncio.run(_owners_due(args.database))
     timer.lap("move")
     manifest.sizes["ranking_facts"] = asyncio.run(_ranking_facts(manifest))
     timer.lap("ranking facts")

@@ -195,7 +195,12 @@ class Setting:
 
 
 async def add_account(
-    factory: Factory, clock: FixedClock, username: str, role: Role, scope: int, person: int | None
+    factory: Factory,
+    clock: FixedClock,
+    username: str,
+    role: Role,
+    scope: int | None,
+    person: int | None,
 ) -> None:
     async with transaction(factory) as db:
         await auth.create_account(

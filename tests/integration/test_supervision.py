@@ -21,13 +21,15 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
+from app.core.auth.roles import Role
 from app.core.clock import FixedClock
 from app.core.holidays import calendar_for
 from app.core.keys import KeyRing
 from app.core.pdf import cjk_font
 from app.core.personal_data import Secrets
 from app.ownership import fact_services
-from app.ownership.models import Case, RankingFact, RankingTotal
+from app.ownership import supervision_services as sv
+from app.ownership.models import Case, CaseOwner, RankingFact, RankingTotal, mirrored_due
 from app.ownership.workflow import CaseStatus, Outcome
 from app.scheduling.models import OutboxMessage
 from tests.integration.cases_setup import (
@@ -41,7 +43,7 @@ from tests.integration.cases_setup import (
     resident,
 )
 from tests.integration.conftest import County, bearer
-from tests.integration.sittings_setup import Factory, sign_in
+from tests.integration.sittings_setup import Factory, add_account, sign_in
 
 Client = AsyncTestClient[Litestar]
 S = CaseStatus
@@ -135,6 +137,75 @@ async def test_the_board_page_links_each_row_to_its_cases(
         "张建华" in page.text and "超期 1" in page.text and "登记转送" in page.text
     ) or "route" not in page.text
     assert "/supervision/cases?owner=" in page.text
+
+
+async def mirrors_agree(factory: Factory) -> None:
+    """Every ownership row carries its case's next due date and clock while it is active
+    and the case open, and nothing otherwise: what the board by owner counts."""
+    async with factory() as db:
+        rows = (
+            await db.execute(select(CaseOwner, Case).join(Case, Case.id == CaseOwner.case_id))
+        ).tuples()
+        for owner, case in rows:
+            wanted = mirrored_due(case) if owner.active else (None, None)
+            assert (owner.next_due, owner.next_clock) == wanted, (owner.id, case.status)
+
+
+async def test_the_board_follows_a_case_to_its_new_owner_and_drops_it_once_finished(
+    client: Client, desk: Desk, clock: FixedClock, factory: Factory
+) -> None:
+    _, soon = await overdue_and_soon(desk)
+    moved = await client.post(
+        "/api/v1/cases/reassign",
+        json={"from_tenure_id": desk.c.zhang_tenure, "to_tenure_id": desk.c.wang_tenure},
+        headers=await bearer(client, "admin"),
+    )
+    clerk = await desk.actor("clerk")
+    await desk.route(clerk, soon, Outcome.not_accept, dt.date(2026, 3, 9), reason="不属于信访事项")
+    move_to(clock, dt.date(2026, 3, 20))
+
+    board = await client.get(
+        "/api/v1/supervision/overdue", headers=await bearer(client, "supervisor")
+    )
+
+    assert moved.json() == {"moved": 2}
+    body = board.json()
+    assert [(o["name"], o["overdue"], o["soon"]) for o in body["by_owner"]] == [("王明", 1, 0)]
+    assert body["total"] == {"overdue": 1, "soon": 0, "late_clocks": {"route": 1}}
+    # One county: every row listed, no county rows.
+    assert body["top"] is None and body["by_county"] == [] and body["owners_in_all"] == 1
+    await mirrors_agree(factory)
+
+
+async def test_a_board_over_several_counties_adds_each_county_and_cuts_the_lists(
+    client: Client,
+    desk: Desk,
+    clock: FixedClock,
+    factory: Factory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await overdue_and_soon(desk)  # 张建华: one overdue, one due soon
+    clerk = await desk.actor("clerk")
+    sixth = dt.date(2026, 3, 6)
+    data = intake(desk.c, received_on=sixth, owner_tenure_id=desk.c.wang_tenure)
+    await desk.register(clerk, data, sixth)  # 王明: one due soon
+    await add_account(factory, clock, "province", Role.supervisor, None, None)
+    monkeypatch.setattr(sv, "BOARD_TOP", 1)
+    move_to(clock, dt.date(2026, 3, 20))
+
+    board = await client.get(
+        "/api/v1/supervision/overdue", headers=await bearer(client, "province")
+    )
+    await sign_in(client, "province")
+    page = await client.get("/supervision")
+
+    body = board.json()
+    assert body["top"] == 1 and body["owners_in_all"] == 2
+    assert [(o["name"], o["overdue"], o["soon"]) for o in body["by_owner"]] == [("张建华", 1, 1)]
+    [county] = body["by_county"]
+    assert (county["id"], county["overdue"], county["soon"]) == (desk.c.county.county, 1, 2)
+    assert "共 2 个，列出超期最多的前 1 个" in page.text
+    assert f"/supervision?county={desk.c.county.county}" in page.text
 
 
 # ---------------------------------------------------------------- the red/black list
