@@ -3,7 +3,8 @@
 recomputed (with a ledger entry) when an extension is approved, a hearing pauses one, or
 the calendar of a year they run through changes. The case row mirrors the earliest
 running clock (`next_due`, `next_clock`) for the lists that sort by it, and so do its
-active ownership rows (`CaseOwner.next_due`) for the overdue board by owner."""
+active ownership rows (`CaseOwner.case_open`, `next_due`) for 我的包案 and the overdue
+board by owner."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from app.core.workdays import WorkCalendar
 from app.ledger import services as ledger
 from app.ledger.rules import ledger_action
 from app.ownership import deadlines, fact_services, ranking
-from app.ownership.models import Case, CaseClock, CaseOwner, mirrored_due
+from app.ownership.models import Case, CaseClock, CaseOwner, mirrored
 
 #: Clocks that time the petitioner, not the owners: never marked late on owners' lists.
 PETITIONERS_CLOCKS = frozenset({"review_request", "recheck_request"})
@@ -145,20 +146,21 @@ async def refresh_next(db: AsyncSession, case: Case) -> None:
 
 
 async def _mirror_on_owners(db: AsyncSession, case: Case) -> None:
-    """The case's earliest running clock on its active ownership rows (nothing once it is
-    finished); rows already showing it are not written."""
-    next_due, next_clock = mirrored_due(case)
+    """Whether the case is open, and its earliest running clock, on its active ownership
+    rows; rows already showing them are not written."""
+    case_open, next_due, next_clock = mirrored(case)
     await db.execute(
         update(CaseOwner)
         .where(
             CaseOwner.case_id == case.id,
             CaseOwner.active.is_(True),
             or_(
+                CaseOwner.case_open.is_distinct_from(case_open),
                 CaseOwner.next_due.is_distinct_from(next_due),
                 CaseOwner.next_clock.is_distinct_from(next_clock),
             ),
         )
-        .values(next_due=next_due, next_clock=next_clock)
+        .values(case_open=case_open, next_due=next_due, next_clock=next_clock)
         .execution_options(synchronize_session="fetch")
     )
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
     literal_column,
     text,
 )
@@ -33,6 +34,7 @@ OPEN_CASE = text("status NOT IN ('not_accepted', 'not_re_accepted', 'closed')")
 REPLIED = text("replied_on IS NOT NULL")
 EVALUATED = text("evaluated_at IS NOT NULL")
 OWNER_DUE = text("next_due IS NOT NULL")
+OWNER_OPEN = text("case_open")
 STOPPED = text("state = 'stopped'")
 
 
@@ -209,6 +211,15 @@ class CaseOwner(Base):
             sqlite_where=OWNER_DUE,
             postgresql_where=OWNER_DUE,
         ),
+        # 我的包案: a person's open cases in deadline order, from this index alone.
+        Index(
+            "ix_case_owners_open",
+            "person_id",
+            "next_due",
+            "case_id",
+            sqlite_where=OWNER_OPEN,
+            postgresql_where=OWNER_OPEN,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -223,20 +234,22 @@ class CaseOwner(Base):
     assumed_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
     renounced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     renounce_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    #: The case's `next_due`/`next_clock` while this row is active and the case open
-    #: (`mirrored_due`), else NULL: written with the case's (`clock_services.refresh_next`).
+    #: While this row is active and its case open: true, and the case's `next_due` and
+    #: `next_clock`; else false and NULL (`mirrored`). Written with the case's
+    #: (`clock_services.refresh_next`), so 我的包案 and the board by owner read this table.
+    case_open: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     next_due: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     next_clock: Mapped[str | None] = mapped_column(String(24), nullable=True)
 
     tenure: Mapped[Tenure] = relationship(lazy="joined")
 
 
-def mirrored_due(case: Case) -> tuple[dt.date | None, str | None]:
-    """What an active ownership row mirrors of its case: the earliest running clock of an
-    open case, nothing of a finished one."""
+def mirrored(case: Case) -> tuple[bool, dt.date | None, str | None]:
+    """What an active ownership row mirrors of its case (`case_open`, `next_due`,
+    `next_clock`): an open case and its earliest running clock, or a finished one."""
     if case.status in FINISHED_STATUSES:
-        return None, None
-    return case.next_due, case.next_clock
+        return False, None, None
+    return True, case.next_due, case.next_clock
 
 
 class CaseClock(Base):

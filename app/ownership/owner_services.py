@@ -27,7 +27,7 @@ from app.org import services as org
 from app.org.models import Post, Tenure
 from app.org.references import tenure_reference_check
 from app.ownership import fact_services, recusal
-from app.ownership.models import Case, CaseOwner, mirrored_due
+from app.ownership.models import Case, CaseOwner, mirrored
 from app.ownership.workflow import OPEN
 
 
@@ -137,7 +137,7 @@ async def assume(
     ]
     if any(o.role == role for o in same):
         raise RuleViolation(f"{tenure.person.name}已在包案该信访事项。", slug="duplicate")
-    next_due, next_clock = mirrored_due(case)
+    case_open, next_due, next_clock = mirrored(case)
     row = CaseOwner(
         case_id=case.id,
         county_id=case.county_id,
@@ -147,6 +147,7 @@ async def assume(
         target_date=target_date,
         assumed_at=now,
         assumed_by=actor.account_id or None,
+        case_open=case_open,
         next_due=next_due,
         next_clock=next_clock,
     )
@@ -203,7 +204,7 @@ async def renounce(
     if case.status in OPEN and row.role in ANSWERING and not answering:
         raise RuleViolation("办理中的信访事项不能没有包案领导：请先指定接手的领导。")
     row.active = False
-    row.next_due = row.next_clock = None
+    row.case_open, row.next_due, row.next_clock = False, None, None
     row.renounced_at = now
     row.renounce_reason = reason.strip()[:200] or None
     await _answering_changed(db, case, row)

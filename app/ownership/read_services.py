@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, select
+from sqlalchemy import and_, func, literal, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
@@ -28,7 +28,6 @@ from app.ownership.models import (
     CaseEvent,
     CaseOwner,
     CasePetitioner,
-    is_open,
 )
 from app.ownership.petitioners import petitioners_of
 from app.ownership.visibility import not_recused, readable_case, viewer_of
@@ -113,14 +112,16 @@ class MyCases:
         return max(1, -(-self.total // self.size))
 
 
-def _owned_open(person_id: int, viewer: recusal.Viewer, *columns: Any) -> Select[Any]:
-    """The open cases the person owns or co-owns (any active ownership row), leaving out
-    any they are recused from."""
-    owned = select(CaseOwner.case_id).where(
-        CaseOwner.person_id == person_id, CaseOwner.active.is_(True)
+def _owned_open(person_id: int, viewer: recusal.Viewer) -> Any:
+    """(id, next_due) of the open cases the person owns or co-owns, leaving out any they
+    are recused from: read from their ownership rows alone (`CaseOwner.case_open`), a
+    case owned in two roles once."""
+    query = (
+        select(CaseOwner.case_id.label("id"), CaseOwner.next_due.label("next_due"))
+        .where(CaseOwner.person_id == person_id, CaseOwner.case_open)
+        .distinct()
     )
-    query = select(*columns).where(Case.id.in_(owned), is_open())
-    return not_recused(query, viewer)
+    return not_recused(query, viewer, CaseOwner.case_id).subquery("owned")
 
 
 async def my_cases(
@@ -148,15 +149,12 @@ async def my_cases(
     )
 
 
-_MY_ORDER = (Case.next_due.is_(None), Case.next_due, Case.id)
-
-
-def _my_tallies(today: dt.date) -> tuple[Any, Any, Any]:
+def _my_tallies(due: Any, today: dt.date) -> tuple[Any, Any, Any]:
     """All, overdue and due within WARN_DAYS, counted over the leader's open cases."""
-    soon = and_(Case.next_due >= today, Case.next_due <= today + dt.timedelta(days=WARN_DAYS))
+    soon = and_(due >= today, due <= today + dt.timedelta(days=WARN_DAYS))
     return (
         func.count(),
-        func.count(sql_case((Case.next_due < today, 1))),
+        func.count(sql_case((due < today, 1))),
         func.count(sql_case((soon, 1))),
     )
 
@@ -168,12 +166,13 @@ async def _my_page(
     the last when it asked past it) and that page's case ids — one statement, from the
     indexes alone: every open owned case numbered in deadline order with the counts as
     window aggregates, then the page's numbers kept."""
-    total, overdue, soon = (t.over() for t in _my_tallies(today))
-    mine = _owned_open(
-        person_id,
-        viewer,
-        Case.id,
-        func.row_number().over(order_by=_MY_ORDER).label("n"),
+    owned = _owned_open(person_id, viewer)
+    due = owned.c.next_due
+    total, overdue, soon = (t.over() for t in _my_tallies(due, today))
+    order = (due.is_(None), due, owned.c.id)
+    mine = select(
+        owned.c.id,
+        func.row_number().over(order_by=order).label("n"),
         total.label("total"),
         overdue.label("overdue"),
         soon.label("soon"),

@@ -35,12 +35,13 @@ CHECKS = {
                       WHERE a.case_id = o.case_id AND a.person_id = o.person_id)
            OR EXISTS (SELECT 1 FROM case_units u WHERE u.case_id = o.case_id
                       AND u.role = 'accused' AND u.unit_id = p.unit_id)""",
-    "an active ownership carries its open case's next_due/next_clock, others nothing": f"""
+    "an active ownership of an open case is marked open with its next_due/next_clock": f"""
         SELECT count(*) FROM case_owners o JOIN cases c ON c.id = o.case_id
         WHERE CASE WHEN o.active AND c.status NOT IN ({FINISHED_SQL})
-                   THEN o.next_due IS DISTINCT FROM c.next_due
+                   THEN NOT o.case_open OR o.next_due IS DISTINCT FROM c.next_due
                         OR o.next_clock IS DISTINCT FROM c.next_clock
-                   ELSE o.next_due IS NOT NULL OR o.next_clock IS NOT NULL END""",
+                   ELSE o.case_open OR o.next_due IS NOT NULL OR o.next_clock IS NOT NULL
+              END""",
     "a case's clocks, owners, events and county agree": """
         SELECT (SELECT count(*) FROM case_clocks k JOIN cases c ON c.id = k.case_id
                 WHERE k.county_id <> c.county_id)

@@ -295,15 +295,16 @@ async def _move_stages(database: str) -> dict[str, int]:
 
 
 async def _owners_due(database: str) -> None:
-    """Each active ownership of an open case gets the case's next due date and clock, as
-    `clock_services.refresh_next` writes them case by case (migration 0016 fills them
-    the same way)."""
+    """Each active ownership of an open case is marked open and gets the case's next due
+    date and clock, as `clock_services.refresh_next` writes them case by case (migrations
+    0016 and 0017 fill them the same way)."""
     conn = await asyncpg.connect(dataset.dsn(database))
     try:
         await conn.execute(
-            f"""UPDATE case_owners SET next_due = c.next_due, next_clock = c.next_clock
+            f"""UPDATE case_owners
+            SET case_open = true, next_due = c.next_due, next_clock = c.next_clock
             FROM cases c WHERE c.id = case_owners.case_id AND case_owners.active
-            AND c.next_due IS NOT NULL AND c.status NOT IN ({checks.FINISHED_SQL})"""
+            AND c.status NOT IN ({checks.FINISHED_SQL})"""
         )
     finally:
         await conn.close()

@@ -41,7 +41,7 @@ from app.org.schemas import EndReason, TenureEnd
 from app.ownership import clock_services as clocks
 from app.ownership import deadlines, services
 from app.ownership import owner_services as owners
-from app.ownership.models import Case, CaseClock, CaseEvent, CaseOwner
+from app.ownership.models import Case, CaseClock, CaseEvent, CaseOwner, mirrored
 from app.ownership.owner_services import RenounceCause
 from app.ownership.petitioners import PetitionerIn
 from app.ownership.services import FromReception, Intake, Routing, StepIn
@@ -330,6 +330,19 @@ class Desk:
         async with self.factory() as db:
             rows = await owners.owners_of(db, case_id)
         return [(o.person_id, o.tenure_id, o.role) for o in rows]
+
+    async def mirrors_agree(self) -> None:
+        """Every ownership row carries whether its case is open and its next due date and
+        clock while it is active, and nothing once it is not: what 我的包案 and the board
+        by owner read."""
+        async with self.factory() as db:
+            rows = await db.execute(
+                select(CaseOwner, Case).join(Case, Case.id == CaseOwner.case_id)
+            )
+            for owner, case in rows.tuples():
+                wanted = mirrored(case) if owner.active else (False, None, None)
+                got = (owner.case_open, owner.next_due, owner.next_clock)
+                assert got == wanted, (owner.id, case.status)
 
     async def actions(self, case_id: int) -> list[str]:
         return [a for a, _ in await entries(self.factory, "case", case_id)]

@@ -154,6 +154,31 @@ async def test_a_leader_pages_through_many_cases_with_the_counts_over_all_of_the
     assert too_big.status_code == 422
 
 
+async def test_my_cases_drop_a_finished_case_and_follow_a_moved_one_to_its_new_owner(
+    client: Client, desk: Desk
+) -> None:
+    clerk = await desk.actor("clerk")
+    kept = await desk.register(clerk, intake(desk.c))
+    finished = await desk.register(clerk, intake(desk.c))
+    await desk.route(clerk, finished.id, Outcome.not_accept, RECEIVED, reason="不属于信访事项")
+    zhang, wang = await bearer(client, "leader"), await bearer(client, "wang")
+
+    before = (await client.get("/api/v1/my/cases", headers=zhang)).json()
+    moved = await client.post(
+        "/api/v1/cases/reassign",
+        json={"from_tenure_id": desk.c.zhang_tenure, "to_tenure_id": desk.c.wang_tenure},
+        headers=await bearer(client, "admin"),
+    )
+    left = (await client.get("/api/v1/my/cases", headers=zhang)).json()
+    taken = (await client.get("/api/v1/my/cases", headers=wang)).json()
+
+    assert [c["code"] for c in before["cases"]] == [kept.code] and before["total"] == 1
+    assert moved.json() == {"moved": 1}
+    assert left["cases"] == [] and left["total"] == 0
+    assert [c["code"] for c in taken["cases"]] == [kept.code] and taken["total"] == 1
+    await desk.mirrors_agree()
+
+
 async def test_a_refused_form_shows_why_and_changes_nothing(
     client: Client, desk: Desk, factory: Factory
 ) -> None:

@@ -29,7 +29,7 @@ from app.core.pdf import cjk_font
 from app.core.personal_data import Secrets
 from app.ownership import fact_services
 from app.ownership import supervision_services as sv
-from app.ownership.models import Case, CaseOwner, RankingFact, RankingTotal, mirrored_due
+from app.ownership.models import Case, RankingFact, RankingTotal
 from app.ownership.workflow import CaseStatus, Outcome
 from app.scheduling.models import OutboxMessage
 from tests.integration.cases_setup import (
@@ -139,18 +139,6 @@ async def test_the_board_page_links_each_row_to_its_cases(
     assert "/supervision/cases?owner=" in page.text
 
 
-async def mirrors_agree(factory: Factory) -> None:
-    """Every ownership row carries its case's next due date and clock while it is active
-    and the case open, and nothing otherwise: what the board by owner counts."""
-    async with factory() as db:
-        rows = (
-            await db.execute(select(CaseOwner, Case).join(Case, Case.id == CaseOwner.case_id))
-        ).tuples()
-        for owner, case in rows:
-            wanted = mirrored_due(case) if owner.active else (None, None)
-            assert (owner.next_due, owner.next_clock) == wanted, (owner.id, case.status)
-
-
 async def test_the_board_follows_a_case_to_its_new_owner_and_drops_it_once_finished(
     client: Client, desk: Desk, clock: FixedClock, factory: Factory
 ) -> None:
@@ -174,7 +162,7 @@ async def test_the_board_follows_a_case_to_its_new_owner_and_drops_it_once_finis
     assert body["total"] == {"overdue": 1, "soon": 0, "late_clocks": {"route": 1}}
     # One county: every row listed, no county rows.
     assert body["top"] is None and body["by_county"] == [] and body["owners_in_all"] == 1
-    await mirrors_agree(factory)
+    await desk.mirrors_agree()
 
 
 async def test_a_board_over_several_counties_adds_each_county_and_cuts_the_lists(
