@@ -51,7 +51,8 @@ def warning_rule_of(settings: Settings) -> WarningRule:
 
 
 SUPERVISORS = frozenset({Role.supervisor, Role.office, Role.admin})
-TOWNSHIP_KINDS = frozenset({UnitKind.township, UnitKind.street})
+TOWNSHIP_KINDS: frozenset[str] = frozenset({UnitKind.township, UnitKind.street})
+COUNTY_KINDS: frozenset[str] = frozenset({UnitKind.county})
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,16 +77,18 @@ class Scope:
     def township_of(self, unit_id: int) -> UnitRef | None:
         """The township or street a unit lies in (itself if it is one); None for county
         departments and the county itself."""
-        unit = self.units.get(unit_id)
-        while unit is not None and unit.kind not in TOWNSHIP_KINDS:
-            unit = self.units.get(unit.parent_id) if unit.parent_id else None
-        return unit
+        return self._within(unit_id, TOWNSHIP_KINDS)
 
     def county_of(self, unit_id: int) -> int:
+        county = self._within(unit_id, COUNTY_KINDS)
+        return county.id if county else 0
+
+    def _within(self, unit_id: int, kinds: frozenset[str]) -> UnitRef | None:
+        """The unit or its nearest ancestor of one of `kinds`."""
         unit = self.units.get(unit_id)
-        while unit is not None and unit.kind != UnitKind.county:
+        while unit is not None and unit.kind not in kinds:
             unit = self.units.get(unit.parent_id) if unit.parent_id else None
-        return unit.id if unit else 0
+        return unit
 
 
 async def scope_of(db: AsyncSession, actor: Principal, county_id: int | None = None) -> Scope:
@@ -251,7 +254,7 @@ def _listed(counts: dict[int, list[int]], names: dict[int, str], top: int | None
 
 
 def _rolled_up(counts: dict[int, list[int]], key_of: Callable[[int], int]) -> dict[int, list[int]]:
-    """Count vectors added up by a coarser key (a unit's township, or one total)."""
+    """Count vectors added up by a coarser key (a unit's township or county)."""
     out: dict[int, list[int]] = {}
     for key, vector in counts.items():
         into = out.setdefault(key_of(key), [0] * len(vector))
