@@ -18,6 +18,7 @@ install: $(STAMP)
 
 run: export JIEFANG_DEPLOYMENT ?= yunjiang
 run: $(STAMP)
+	-scripts/system-packages run
 	$(BIN)/jiefang keys check >/dev/null 2>&1 || $(BIN)/jiefang keys init
 	$(BIN)/jiefang db upgrade
 	$(BIN)/jiefang demo load --if-empty
