@@ -29,7 +29,7 @@ test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check app fixtures tests
+	$(BIN)/ruff check app fixtures tests bench
 	$(BIN)/mypy
 
 clean-demo:

@@ -65,6 +65,7 @@ from app.models import import_all_models
 from app.org.services import LEDGER_OPENED
 from app.ownership import fact_services
 from app.ownership.workflow import OPEN
+from bench.booking.scratch import DEPLOYMENT
 from bench.ownership import checks, dataset, ledger, org
 from bench.ownership.dataset import Account, Manifest
 from bench.ownership.lives import ACTOR, TABLES, live_county, shanghai_day
@@ -474,7 +475,7 @@ def build(args: argparse.Namespace) -> Manifest:
         0,
     )
     manifest.var_dir.mkdir(parents=True)
-    init_keys(manifest.keys_dir, dataset.DEPLOYMENT)
+    init_keys(manifest.keys_dir, DEPLOYMENT)
     import_all_models()
     upgrade(manifest.url)
     asyncio.run(_bootstrap(manifest, horizon))

@@ -21,7 +21,7 @@ import functools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from app.core.clock import SHANGHAI
 from app.core.codes import ALPHABET, make_code
@@ -39,6 +39,7 @@ from app.ownership.assignment_services import (
     AssignRole,
 )
 from app.ownership.clock_services import CLOCK_RECOMPUTED
+from app.ownership.models import Case
 from app.ownership.owner_services import OWNER_ASSUMED
 from app.ownership.petitioners import PetitionerIn, SealedPetitioner, seal
 from app.ownership.services import (
@@ -542,7 +543,8 @@ class Life:
         current = CaseStatus(self.f["status"])
         rule = workflow.step(current, target)
         stopped = self.stop(rule.stops, on)
-        names = tuple(c for c in rule.starts if c != "handle" or handles_on_clock(self))
+        on_clock = handles_on_clock(cast(Case, self))  # it reads the three properties below
+        names = tuple(c for c in rule.starts if c != "handle" or on_clock)
         started = self.start(names, clocks_from or on, at)
         self.f["status"] = str(target)
         self.f["updated_at"] = at
