@@ -31,6 +31,7 @@ from app.core.db import create_engine, session_factory
 from app.core.jobs import Worker
 from app.core.keys import KeyRing
 from app.core.problems import EXCEPTION_HANDLERS
+from app.core.rates import RATE_STORE, RedisRates, redis_rates
 from app.core.settings import Settings, load_settings
 from app.core.web import (
     Runtime,
@@ -86,7 +87,9 @@ TEMPLATE_DIRS: list[Path | PathLike[Any] | str] = [
 ]
 
 
-def _lifespan(runtime: Runtime) -> contextlib.AbstractAsyncContextManager[None]:
+def _lifespan(
+    runtime: Runtime, redis: RedisRates | None
+) -> contextlib.AbstractAsyncContextManager[None]:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         stop = asyncio.Event()
@@ -106,6 +109,8 @@ def _lifespan(runtime: Runtime) -> contextlib.AbstractAsyncContextManager[None]:
             if task is not None:
                 await task
             await runtime.engine.dispose()
+            if redis is not None:
+                await redis.close()
 
     return lifespan  # type: ignore[return-value]
 
@@ -115,7 +120,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     keys = KeyRing(settings.keys_dir)  # refuses to start without keys
     supervision_services.rules_of(settings)  # a bad JIEFANG_RANKING_FILE refuses to start
     engine = create_engine(settings)
-    runtime = Runtime(settings, engine, session_factory(engine), keys, clock or SystemClock())
+    redis = None if settings.redis_url is None else redis_rates(settings)
+    info = {} if redis is None else {RATE_STORE: redis}
+    runtime = Runtime(settings, engine, session_factory(engine, info), keys, clock or SystemClock())
     import_all_jobs()
 
     return Litestar(
@@ -189,7 +196,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             render_plugins=[JsonRenderPlugin()],
             openapi_router=Router(path="/schema", route_handlers=[], opt=public()),
         ),
-        lifespan=[_lifespan(runtime)],
+        lifespan=[_lifespan(runtime, redis)],
         state=State({"runtime": runtime}),
         debug=False,
     )

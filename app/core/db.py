@@ -163,8 +163,11 @@ def _check_on_checkout(engine: AsyncEngine) -> None:
                 raise exc.InvalidatePoolError("ping failed") from error
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+def session_factory(
+    engine: AsyncEngine, info: dict[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """`info` is copied into every session's `Session.info` (e.g. where rate limits count)."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True, info=info)
 
 
 #: Execution option marking the connections of `read_only_factory`.

@@ -1,4 +1,5 @@
-"""Tables owned by the core: background jobs and the holiday calendar entered by admins."""
+"""Tables owned by the core: background jobs, the holiday calendar entered by admins, and
+the counters of rate limits."""
 
 from __future__ import annotations
 
@@ -58,3 +59,14 @@ class LocalRestDay(Base):
     county_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     day: Mapped[dt.date] = mapped_column(Date)
     name: Mapped[str] = mapped_column(String(64))
+
+
+class RateCounter(Base):
+    """Requests of one key (an IP, a mobile number's hash) in one fixed window; moved by a
+    conditional UPDATE, so every server process sees the same count."""
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    window: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer, default=0)

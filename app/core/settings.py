@@ -26,6 +26,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: off in every real deployment.
     bench_endpoints: bool = False
     db_pool_size: int = 10
+    #: Where citizens' rate limits count (JIEFANG_REDIS_URL, e.g. redis://127.0.0.1:6379/0);
+    #: unset, in the database (app.core.rates).
+    redis_url: str | None = None
     login_max_failures: int = 5
     login_window_minutes: int = 15
     token_ttl_minutes: int = 480
@@ -53,6 +56,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 JURISDICTIONS = ("zhejiang", "national")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def _checked(settings: Settings) -> Settings:
@@ -63,6 +67,8 @@ def _checked(settings: Settings) -> Settings:
         raise ValueError("JIEFANG_WARNING_CASES and JIEFANG_WARNING_DAYS must be at least 1")
     if settings.ranking_file is not None and not settings.ranking_file.is_file():
         raise ValueError(f"JIEFANG_RANKING_FILE {settings.ranking_file} is not a file")
+    if settings.redis_url and not settings.redis_url.startswith(REDIS_SCHEMES):
+        raise ValueError(f"JIEFANG_REDIS_URL must start with {' or '.join(REDIS_SCHEMES)}")
     try:
         dt.time.fromisoformat(settings.booking_closes_at)
     except ValueError as bad:
@@ -84,6 +90,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             in_process_worker=_flag(env.get("JIEFANG_IN_PROCESS_WORKER"), False),
             bench_endpoints=_flag(env.get("JIEFANG_BENCH_ENDPOINTS"), False),
             db_pool_size=int(env.get("JIEFANG_DB_POOL_SIZE", "10")),
+            redis_url=env.get("JIEFANG_REDIS_URL") or None,
             login_max_failures=int(env.get("JIEFANG_LOGIN_MAX_FAILURES", "5")),
             login_window_minutes=int(env.get("JIEFANG_LOGIN_WINDOW_MINUTES", "15")),
             token_ttl_minutes=int(env.get("JIEFANG_TOKEN_TTL_MINUTES", "480")),

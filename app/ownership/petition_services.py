@@ -18,6 +18,7 @@ from app.core.auth.access import system_principal
 from app.core.errors import NotAuthenticated, RuleViolation
 from app.core.identity import IdType
 from app.core.personal_data import Secrets
+from app.core.rates import Limit
 from app.org import services as org
 from app.ownership import services
 from app.ownership.models import Case
@@ -29,8 +30,8 @@ from app.scheduling.booking_services import normalise_mobile
 
 JOB = "petition.online"
 #: Petitions one number or one address may submit per day.
-PER_MOBILE = citizens.Limit(5, 86400)
-PER_IP = citizens.Limit(20, 86400)
+PER_MOBILE = Limit(5, 86400)
+PER_IP = Limit(20, 86400)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,8 @@
 """Citizens without accounts: one-time codes to a mobile number, the short-lived citizen
 token they earn, rate limits every server process shares, and the outbox of messages.
 
-Counters live in the database (`rate_counters`, fixed windows moved by a conditional
-UPDATE), never in process memory, so two processes and two hundred citizens see the same
-limits. Messages are queued in `outbox_messages` in the caller's transaction — none is
+Counters live in the database or in Redis (`app.core.rates`), never in process memory, so
+two processes and two hundred citizens see the same limits. Messages are queued in `outbox_messages` in the caller's transaction — none is
 sent for a change that rolls back — and sent by the `outbox.send` job at most once.
 """
 
@@ -19,14 +18,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import rates
 from app.core.auth.access import Principal
-from app.core.db import dialect_insert
 from app.core.errors import NotAuthenticated, NotFound, RuleViolation, TooManyAttempts
 from app.core.jobs import enqueue
 from app.core.personal_data import Secrets
+from app.core.rates import Limit
 from app.ledger import services as ledger
 from app.org import services as org
 from app.org.models import Person, Unit
@@ -48,7 +48,6 @@ from app.scheduling.models import (
     Booking,
     OneTimeCode,
     OutboxMessage,
-    RateCounter,
     ReceptionRule,
     Sitting,
 )
@@ -57,14 +56,6 @@ CODE_DIGITS = 6
 CODE_MINUTES = 5
 MAX_CODE_ATTEMPTS = 5
 TOKEN_MINUTES = 30
-
-
-@dataclass(frozen=True, slots=True)
-class Limit:
-    """At most `count` requests of one key per `seconds`."""
-
-    count: int
-    seconds: int
 
 
 CODE_PER_MOBILE = Limit(5, 3600)
@@ -78,27 +69,8 @@ BOOK_PER_MOBILE = Limit(10, 3600)
 # --------------------------------------------------------------------------- rate limits
 
 
-async def take(db: AsyncSession, key: str, limit: Limit, now: dt.datetime) -> bool:
-    """Count one request of `key` in the current window; False when the limit is spent."""
-    window = int(now.timestamp()) // limit.seconds
-    await db.execute(
-        dialect_insert(db)(RateCounter)
-        .values(key=key, window=window, count=0)
-        .on_conflict_do_nothing()
-    )
-    counted = await db.scalar(
-        update(RateCounter)
-        .where(
-            RateCounter.key == key, RateCounter.window == window, RateCounter.count < limit.count
-        )
-        .values(count=RateCounter.count + 1)
-        .returning(RateCounter.count)
-    )
-    return counted is not None
-
-
 async def require(db: AsyncSession, key: str, limit: Limit, now: dt.datetime, what: str) -> None:
-    if not await take(db, key, limit, now):
+    if not await rates.take(db, key, limit, now):
         minutes = max(1, limit.seconds // 60)
         raise TooManyAttempts(f"{what}过于频繁，请{minutes}分钟后再试。")
 

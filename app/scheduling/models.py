@@ -308,17 +308,6 @@ class OneTimeCode(Base):
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class RateCounter(Base):
-    """Requests of one key (an IP, a mobile number's hash) in one fixed window; moved by a
-    conditional UPDATE, so every server process sees the same count."""
-
-    __tablename__ = "rate_counters"
-
-    key: Mapped[str] = mapped_column(String(96), primary_key=True)
-    window: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    count: Mapped[int] = mapped_column(Integer, default=0)
-
-
 class OutboxMessage(Base):
     """A message to a citizen (SMS), sent by a job at most once: `key` is its idempotency
     key. The built-in sender delivers into this table, which the outbox page shows."""
