@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     keys = KeyRing(settings.keys_dir)  # refuses to start without keys
     supervision_services.rules_of(settings)  # a bad JIEFANG_RANKING_FILE refuses to start
     engine = create_engine(settings)
-    redis = None if settings.redis_url is None else redis_rates(settings)
+    redis = redis_rates(settings.redis_url, settings.deployment) if settings.redis_url else None
     info = {} if redis is None else {RATE_STORE: redis}
     runtime = Runtime(settings, engine, session_factory(engine, info), keys, clock or SystemClock())
     import_all_jobs()

@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import dialect_insert
 from app.core.models import RateCounter
-from app.core.settings import Settings
 
 log = logging.getLogger("jiefang.rates")
 
@@ -103,15 +102,12 @@ class RedisRates:
         await self.client.aclose()
 
 
-def redis_rates(settings: Settings) -> RedisRates:
+def redis_rates(url: str, deployment: str) -> RedisRates:
     """The store of a deployment with `JIEFANG_REDIS_URL` (connects at the first count)."""
-    assert settings.redis_url is not None
     client = Redis.from_url(
-        settings.redis_url,
-        socket_timeout=REDIS_TIMEOUT_SECONDS,
-        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
     )
-    return RedisRates(client, settings.deployment)
+    return RedisRates(client, deployment)
 
 
 async def take(db: AsyncSession, key: str, limit: Limit, now: dt.datetime) -> bool:

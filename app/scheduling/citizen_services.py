@@ -2,8 +2,9 @@
 token they earn, rate limits every server process shares, and the outbox of messages.
 
 Counters live in the database or in Redis (`app.core.rates`), never in process memory, so
-two processes and two hundred citizens see the same limits. Messages are queued in `outbox_messages` in the caller's transaction — none is
-sent for a change that rolls back — and sent by the `outbox.send` job at most once.
+two processes and two hundred citizens see the same limits. Messages are queued in
+`outbox_messages` in the caller's transaction — none is sent for a change that rolls
+back — and sent by the `outbox.send` job at most once.
 """
 
 from __future__ import annotations
