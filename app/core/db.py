@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
@@ -214,15 +214,20 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     `asyncio.shield`, on every unit of work. Only the way out after a failure talks to the
     database (ROLLBACK) and needs shielding from a cancellation; after a commit, closing
     just forgets the session (about 6 % of a one-entry transaction's CPU, bench/README.md).
+    Commit and close run in one trip into SQLAlchemy's greenlet instead of two.
     """
     session = factory()
     try:
         yield session
-        await session.commit()
+        await session.run_sync(_commit_and_close)
     except BaseException:
         await asyncio.shield(_discard(session))
         raise
-    await session.close()
+
+
+def _commit_and_close(session: Session) -> None:
+    session.commit()
+    session.close()
 
 
 async def _discard(session: AsyncSession) -> None:
