@@ -1,7 +1,7 @@
 """Ledger append throughput, one entry per business transaction.
 
 Every transaction opens a session, appends one declared entry with `ledger.append` and
-commits — what each state-changing service does. Three measurements per run:
+commits — what each state-changing service does. The measurements of each run:
 
 * spread:   `--writers` writers over `--ledgers` county ledgers (goal on PostgreSQL:
             >= 2,000 entries/s);
@@ -13,7 +13,11 @@ commits — what each state-changing service does. Three measurements per run:
 * baseline at commit (PostgreSQL): the same lock taken where PostgreSQL's `append`
             now takes it — a queued row whose deferred trigger bumps the head's `size`
             at COMMIT — with no leaf, no hashing and no entry: the ratio against it is
-            what the hashing and writing of entries cost at equal lock placement.
+            what the hashing and writing of entries cost at equal lock placement;
+* bare insert (PostgreSQL): the spread's writers, each transaction inserting one small
+            row into a logged table and nothing else — the floor under any ledger that
+            writes inside the business transaction, and a yardstick for the speed of the
+            machine at that moment (`spread / bare insert`).
 
 Writers are asyncio tasks spread over `--procs` OS processes, each with its own engine
 and pool. After each run every ledger touched is checked: `size` equals its entry count,
@@ -80,7 +84,7 @@ MEET_TIMEOUT = 600.0  # seconds the processes wait for each other at a barrier
 SPREAD_GOAL = 2_000.0
 RATIO_GOAL = 0.8
 
-Kind = Literal["append", "lock", "tick"]
+Kind = Literal["append", "lock", "tick", "insert"]
 Factory = async_sessionmaker[AsyncSession]
 Step = Callable[[Factory, int, str, int], Awaitable[None]]
 
@@ -122,8 +126,9 @@ async def tick_one(factory: Factory, county: int, tag: str, n: int) -> None:
         await db.execute(_TICK, {"county": county})
 
 
-#: `tick_one`'s table and trigger, made in the scratch database by `prepare`.
-TICK_DDL = (
+#: `tick_one`'s table and trigger and `insert_one`'s table, made in the scratch database by
+#: `prepare`.
+BASELINE_DDL = (
     "CREATE UNLOGGED TABLE bench_tick (id bigserial PRIMARY KEY, county_id integer NOT NULL)",
     """CREATE FUNCTION bench_tick() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -134,15 +139,33 @@ TICK_DDL = (
     $$""",
     "CREATE CONSTRAINT TRIGGER bench_tick_at_commit AFTER INSERT ON bench_tick "
     "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bench_tick()",
+    "CREATE TABLE bench_rows (id bigserial PRIMARY KEY, county_id integer NOT NULL, "
+    "n integer NOT NULL)",
 )
 
 
-async def _make_tick(db: AsyncSession) -> None:
-    for statement in TICK_DDL:
+async def _make_baselines(db: AsyncSession) -> None:
+    for statement in BASELINE_DDL:
         await db.execute(text(statement))
 
 
-STEPS: dict[Kind, Step] = {"append": append_one, "lock": lock_one, "tick": tick_one}
+_INSERT = text("INSERT INTO bench_rows (county_id, n) VALUES (:county, :n)")
+
+
+async def insert_one(factory: Factory, county: int, tag: str, n: int) -> None:
+    """The floor: a business transaction that inserts one small row into a logged table,
+    with no ledger at all, through the same unit of work. No design that writes its entry
+    inside the business transaction can be faster than this."""
+    async with transaction(factory) as db:
+        await db.execute(_INSERT, {"county": county, "n": n})
+
+
+STEPS: dict[Kind, Step] = {
+    "append": append_one,
+    "lock": lock_one,
+    "tick": tick_one,
+    "insert": insert_one,
+}
 
 
 # ---------------------------------------------------------------- one measurement
@@ -395,18 +418,35 @@ async def _tree_problems(db: AsyncSession, counties: Iterable[int]) -> list[str]
     return problems
 
 
+_ROWS = text("SELECT county_id, count(*) FROM bench_rows GROUP BY county_id")
+
+
+async def _inserted_problems(db: AsyncSession, inserted: Counter[int]) -> list[str]:
+    if not inserted:
+        return []  # SQLite: no bare-insert measurement, no table
+    rows = Counter({int(c): int(n) for c, n in await db.execute(_ROWS)})
+    return [
+        f"bare insert county {county}: {rows[county]} rows after {commits} commits"
+        for county, commits in inserted.items()
+        if rows[county] != commits
+    ]
+
+
 async def check(url: str, results: Iterable[Result]) -> int:
     """Raise unless every ledger the run touched is exactly what its writers committed."""
     appended: Counter[int] = Counter()
     locked: Counter[int] = Counter()
+    inserted: Counter[int] = Counter()
     for result in results:
-        (appended if result.spec.kind == "append" else locked).update(result.commits)
+        kind = result.spec.kind
+        {"append": appended, "insert": inserted}.get(kind, locked).update(result.commits)
     engine = create_engine(settings_for(url, 1), pool=False)
     try:
         async with transaction(session_factory(engine)) as db:
             stats = await _stats(db, [*appended, *locked])
             problems = [*_appended_problems(stats, appended), *_locked_problems(stats, locked)]
             problems += await _tree_problems(db, appended)
+            problems += await _inserted_problems(db, inserted)
     finally:
         await engine.dispose()
     if problems:
@@ -455,7 +495,7 @@ def prepare(url: str) -> None:
     """Migrate the empty database and open the administration ledger, as `db upgrade` does."""
     upgrade(url)
     if url.startswith("postgresql"):
-        asyncio.run(_in_transaction(url, _make_tick))
+        asyncio.run(_in_transaction(url, _make_baselines))
     now = dt.datetime.now(dt.UTC)
     asyncio.run(_in_transaction(url, lambda db: ledger.ensure_admin_ledger(db, "bench", now)))
 
@@ -478,6 +518,7 @@ def new_counties(url: str, run: int, count: int) -> list[int]:
 
 SPREAD, ONE, BASELINE = "spread", "one ledger", "baseline (lock only)"
 AT_COMMIT = "baseline (lock only), at commit"
+BARE = "bare insert, no ledger"
 SYNC_OFF = " [synchronous_commit=off]"
 
 
@@ -491,6 +532,7 @@ def specs_for(url: str, args: argparse.Namespace, run: int) -> list[Spec]:
     specs = [spread, one, base]
     if url.startswith("postgresql"):
         specs.append(replace(base, label=AT_COMMIT, kind="tick", counties=(counties[-1],)))
+        specs.append(replace(spread, label=BARE, kind="insert"))
     if args.sync_off:
         specs += [replace(s, label=s.label + SYNC_OFF, sync_off=True) for s in specs]
     return specs
@@ -536,10 +578,11 @@ def _rate_row(runs: list[dict[str, Result]], label: str, db: str) -> str:
     return _row(name, [r[label].rate for r in runs], _goal(label, db), cells, "{:.0f}")
 
 
-def _ratio_row(runs: list[dict[str, Result]], baseline: str, suffix: str, db: str) -> str:
-    ratios = [r[ONE + suffix].rate / r[baseline + suffix].rate for r in runs]
-    goal = RATIO_GOAL if db == "postgresql" and not suffix else None
-    return _row(f"one ledger / {baseline}{suffix}", ratios, goal, "| | |", "{:.2f}")
+def _ratio_row(
+    runs: list[dict[str, Result]], measured: str, baseline: str, goal: float | None
+) -> str:
+    ratios = [r[measured].rate / r[baseline].rate for r in runs]
+    return _row(f"{measured} / {baseline}", ratios, goal, "| | |", "{:.2f}")
 
 
 def report(runs: list[dict[str, Result]], db: str) -> str:
@@ -551,8 +594,14 @@ def report(runs: list[dict[str, Result]], db: str) -> str:
     ]
     lines += [_rate_row(runs, label, db) for label in runs[0]]
     suffixes = ["", SYNC_OFF] if SPREAD + SYNC_OFF in runs[0] else [""]
-    baselines = [b for b in (BASELINE, AT_COMMIT) if b in runs[0]]
-    lines += [_ratio_row(runs, b, suffix, db) for b in baselines for suffix in suffixes]
+    for suffix in suffixes:
+        goal = RATIO_GOAL if db == "postgresql" and not suffix else None
+        pairs = [(ONE, BASELINE, goal), (ONE, AT_COMMIT, None), (SPREAD, BARE, None)]
+        lines += [
+            _ratio_row(runs, measured + suffix, baseline + suffix, goal)
+            for measured, baseline, goal in pairs
+            if baseline + suffix in runs[0]
+        ]
     return "\n".join(lines)
 
 
