@@ -62,6 +62,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from app.core import aio
 from app.core.auth.access import system_principal
 from app.core.db import create_engine, session_factory, transaction
 from app.core.migrate import upgrade
@@ -276,7 +277,7 @@ async def _process(spec: Spec, proc: int, barrier: Any) -> Tally:
 def _process_main(spec: Spec, proc: int, barrier: Any, results: Any) -> None:
     import_all_models()
     try:
-        results.put(asyncio.run(_process(spec, proc, barrier)))
+        results.put(aio.run(_process(spec, proc, barrier)))
     except BaseException as error:
         barrier.abort()
         results.put(f"process {proc}: {error!r}")

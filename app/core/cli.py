@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core import holidays, keys, migrate
+from app.core import aio, holidays, keys, migrate
 from app.core.auth import services as auth_services
 from app.core.auth.access import system_principal
 from app.core.auth.roles import Role
@@ -218,7 +218,7 @@ def worker(once: bool) -> None:
         finally:
             await engine.dispose()
 
-    asyncio.run(go())
+    aio.run(go())
 
 
 # ---------------------------------------------------------------- users
