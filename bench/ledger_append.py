@@ -596,8 +596,8 @@ def report(runs: list[dict[str, Result]], db: str) -> str:
     lines += [_rate_row(runs, label, db) for label in runs[0]]
     suffixes = ["", SYNC_OFF] if SPREAD + SYNC_OFF in runs[0] else [""]
     for suffix in suffixes:
-        goal = RATIO_GOAL if db == "postgresql" and not suffix else None
-        pairs = [(ONE, BASELINE, goal), (ONE, AT_COMMIT, None), (SPREAD, BARE, None)]
+        one_goal = RATIO_GOAL if db == "postgresql" and not suffix else None
+        pairs = [(ONE, BASELINE, one_goal), (ONE, AT_COMMIT, None), (SPREAD, BARE, None)]
         lines += [
             _ratio_row(runs, measured + suffix, baseline + suffix, goal)
             for measured, baseline, goal in pairs
